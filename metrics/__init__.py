@@ -1,0 +1,25 @@
+"""Evaluation math for the beta-VAE pipeline: pure functions on tensors and arrays."""
+
+from .kl import active_units, gaussian_kl_per_dim, posterior_mean_variance
+from .likelihood import bernoulli_nll, beta_vae_loss, elbo_terms
+from .mig import (
+    MIGResult,
+    compute_mig,
+    factor_entropies,
+    histogram_discretize,
+    mutual_info_matrix,
+)
+
+__all__ = [
+    "MIGResult",
+    "active_units",
+    "bernoulli_nll",
+    "beta_vae_loss",
+    "compute_mig",
+    "elbo_terms",
+    "factor_entropies",
+    "gaussian_kl_per_dim",
+    "histogram_discretize",
+    "mutual_info_matrix",
+    "posterior_mean_variance",
+]

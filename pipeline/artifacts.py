@@ -1,0 +1,39 @@
+"""Reading earlier stages' outputs back, the same way in every later stage."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from pipeline.params import Params
+from pipeline.paths import Outputs
+from vae.checkpoint import load_model
+from vae.dsprites import load_dsprites_packed
+from vae.model import VAE, ModelConfig
+
+
+@dataclass(frozen=True)
+class Split:
+    train_images: np.ndarray  # packed, (n_train, 512) uint8
+    test_images: np.ndarray  # packed, (n_test, 512) uint8
+    test_factors: np.ndarray  # latents_classes of the held-out images, (n_test, 6)
+
+
+def model_config(params: Params) -> ModelConfig:
+    return ModelConfig(**params.model.model_dump())
+
+
+def load_split(out: Outputs) -> Split:
+    packed, classes = load_dsprites_packed(out.dataset)
+    with np.load(out.split) as split:
+        train, test = split["train"], split["test"]
+    return Split(packed[train], packed[test], classes[test])
+
+
+def load_trained(out: Outputs, device: torch.device) -> tuple[VAE, str]:
+    """The trained model and its weights digest (its identity in MLflow)."""
+    card = json.loads(out.model_card.read_text())
+    return load_model(out.model, ModelConfig(**card["config"]), device), card["digest"]

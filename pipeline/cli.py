@@ -1,0 +1,120 @@
+"""The `vae-pipe` command. Heavy libraries (torch, mlflow, dvc) are imported inside commands so that
+`vae-pipe --help` stays instant."""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+app = typer.Typer(
+    help="Reproducible β-VAE experiments: DVC stages, MLflow tracking, sweeps over β.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ParamsOption = Annotated[Path, typer.Option("--params", "-p", help="Params file (validated before any work).")]
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(2)
+
+
+def user_errors(command: F) -> F:
+    """Bad params or data files end the command with one line, not a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: object, **kwargs: object) -> object:
+        from pipeline.params import ParamsError
+        from vae.dsprites import DatasetError
+        from vae.seeding import DeviceError
+
+        try:
+            return command(*args, **kwargs)
+        except (ParamsError, DatasetError, DeviceError) as error:
+            _fail(str(error))
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _load(params_file: Path):
+    from pipeline.params import load_params
+    from pipeline.paths import Outputs
+
+    return load_params(params_file), Outputs(Path.cwd())
+
+
+@app.command()
+@user_errors
+def prepare(params_file: ParamsOption = Path("params.yaml")) -> None:
+    """Render dSprites (or copy the original file named in params) and split off held-out data."""
+    params, out = _load(params_file)
+    from pipeline.stages import prepare as stage
+
+    n = stage.run(params, out)
+    typer.echo(f"prepare: {n:,} images → {out.dataset.relative_to(out.root)}, split → {out.split.relative_to(out.root)}")
+
+
+@app.command()
+@user_errors
+def train(params_file: ParamsOption = Path("params.yaml")) -> None:
+    """Train one β-VAE at params.yaml's beta and seed; log it to MLflow."""
+    params, out = _load(params_file)
+    from pipeline.stages import train as stage
+
+    digest = stage.run(params, out)
+    typer.echo(f"train: β = {params.beta:g}, seed {params.seed} → {out.model.relative_to(out.root)} ({digest[:12]})")
+
+
+@app.command()
+@user_errors
+def evaluate(params_file: ParamsOption = Path("params.yaml")) -> None:
+    """Held-out ELBO, KL per dimension, active units and MIG → eval/metrics.json and MLflow."""
+    params, out = _load(params_file)
+    from pipeline.stages import evaluate as stage
+
+    m = stage.run(params, out)
+    typer.echo(
+        f"evaluate: ELBO {m['elbo']:.2f} nats, recon {m['recon']:.2f}, KL {m['kl']:.2f}, "
+        f"active units {m['active_units']}, MIG {m['mig']:.3f}"
+    )
+
+
+@app.command()
+@user_errors
+def plot(params_file: ParamsOption = Path("params.yaml")) -> None:
+    """Reconstructions, samples, traversals, KL per dimension and training curves → plots/."""
+    params, out = _load(params_file)
+    from pipeline.stages import plot as stage
+
+    names = stage.run(params, out)
+    typer.echo(f"plot: {len(names)} figures → {out.plots.relative_to(out.root)}/")
+
+
+@app.command()
+def ui(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+) -> None:
+    """Start the MLflow UI on 127.0.0.1 over this project's tracking store."""
+    from pipeline.paths import repo_root
+    from pipeline.tracking import ensure_store, tracking_uri
+
+    root = repo_root()
+    ensure_store(root)
+    uri = tracking_uri(root)
+    typer.echo(f"MLflow UI for {uri} on http://127.0.0.1:{port} (Ctrl-C stops it)")
+    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri,
+               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    raise typer.Exit(subprocess.call(command))
+
+
+if __name__ == "__main__":
+    app()

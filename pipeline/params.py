@@ -1,0 +1,139 @@
+"""The one schema for params.yaml: every stage, the CLI and the sweep read params through `load_params`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    ValidationError,
+    model_validator,
+)
+
+PARAMS_FILE = "params.yaml"
+
+
+class ParamsError(ValueError):
+    """A bad params file or value; the message is one line naming the key and the file."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataParams(_Section):
+    dataset: Literal["dsprites"] = "dsprites"
+    source: Path | None = None
+    subsample: int | None = Field(default=None, ge=2)
+    test_size: int = Field(default=10_000, ge=1)
+    split_seed: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _test_smaller_than_data(self) -> DataParams:
+        if self.subsample is not None and self.test_size >= self.subsample:
+            raise ValueError(f"test_size ({self.test_size}) must be smaller than subsample ({self.subsample})")
+        return self
+
+
+class ModelParams(_Section):
+    arch: Literal["conv", "mlp"] = "conv"
+    latent_dim: int = Field(default=10, ge=1)
+    hidden_dim: int = Field(default=256, ge=1)
+
+
+class TrainParams(_Section):
+    steps: int = Field(default=6000, ge=1)
+    batch_size: int = Field(default=64, ge=1)
+    lr: float = Field(default=5e-4, gt=0)
+    log_every: int = Field(default=50, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+class EvalParams(_Section):
+    batch_size: int = Field(default=1000, ge=1)
+    mig_points: int = Field(default=10_000, ge=2)
+    mig_bins: int = Field(default=20, ge=2)
+    active_threshold: float = Field(default=0.01, ge=0)
+
+
+class PlotParams(_Section):
+    n_images: int = Field(default=8, ge=1, le=32)
+    n_samples: int = Field(default=64, ge=1, le=256)
+    traversal_steps: int = Field(default=9, ge=2, le=25)
+    traversal_range: float = Field(default=2.5, gt=0)
+
+
+class SweepParams(_Section):
+    beta: list[NonNegativeFloat] = Field(default_factory=lambda: [0.0, 1.0, 2.0, 4.0, 8.0, 16.0], min_length=1)
+    seed: list[NonNegativeInt] = Field(default_factory=lambda: [0], min_length=1)
+
+
+class Params(_Section):
+    beta: float = Field(default=4.0, ge=0)
+    seed: int = Field(default=0, ge=0)
+    data: DataParams = DataParams()
+    model: ModelParams = ModelParams()
+    train: TrainParams = TrainParams()
+    eval: EvalParams = EvalParams()
+    plot: PlotParams = PlotParams()
+    sweep: SweepParams = SweepParams()
+
+    def flat(self) -> dict[str, Any]:
+        """Dotted keys (`train.steps`), as DVC's `-S` and MLflow's params name them."""
+        return flatten(self.model_dump(mode="json"))
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def _one_line(error: ValidationError, source: str) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif first["type"] != "missing" and not isinstance(first.get("input"), dict):
+        message += f" (got {first['input']!r})"
+    more = len(error.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{source}: {key}: {message}{suffix}"
+
+
+def parse_params(raw: Any, source: str = PARAMS_FILE) -> Params:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{source}: expected a mapping of keys, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as error:
+        raise ParamsError(_one_line(error, source)) from None
+
+
+def load_params(path: Path) -> Params:
+    """Validate before any work starts, so a typo never costs a training run."""
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ParamsError(f"{path}: cannot read params file ({error.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ParamsError(f"{path}: not valid YAML{where}") from None
+    return parse_params(raw, str(path))

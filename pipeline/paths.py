@@ -1,0 +1,86 @@
+"""Where everything lives. Stage outputs are relative to the working directory DVC runs the stage in
+(the workspace, or a queued experiment's temporary copy); the MLflow store is at the repository root."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Every stage's outputs, relative to one working directory. dvc.yaml names the same paths."""
+
+    root: Path
+
+    @property
+    def dataset(self) -> Path:
+        return self.root / "data" / "dsprites.npz"
+
+    @property
+    def split(self) -> Path:
+        return self.root / "data" / "split.npz"
+
+    @property
+    def model(self) -> Path:
+        return self.root / "models" / "model.pt"
+
+    @property
+    def model_card(self) -> Path:
+        """The model's config and the params it was trained with (JSON)."""
+        return self.root / "models" / "model.json"
+
+    @property
+    def curves(self) -> Path:
+        return self.root / "models" / "curves.csv"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "eval" / "metrics.json"
+
+    @property
+    def details(self) -> Path:
+        """Arrays behind the metrics (KL per dimension, MI matrix) for plots and reports."""
+        return self.root / "eval" / "details.json"
+
+    @property
+    def plots(self) -> Path:
+        return self.root / "plots"
+
+
+def repo_root(start: Path | None = None) -> Path:
+    """The repository whose MLflow store runs log into.
+
+    DVC sets DVC_ROOT for every stage; for a queued experiment it is the parent repo, not the temporary
+    copy the stage runs in, which is exactly where the shared store must be.
+    """
+    if os.environ.get("DVC_ROOT"):
+        return Path(os.environ["DVC_ROOT"]).resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".dvc").is_dir() or (folder / ".git").exists():
+            return folder
+    return here
+
+
+@contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """A temp path beside `target` that replaces it only if the block succeeds."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text_atomic(target: Path, text: str) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_text(text)

@@ -1,0 +1,73 @@
+"""Stage `plot`: reconstructions, prior samples, latent traversals, KL per dimension, training curves."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+
+from pipeline import plotting
+from pipeline.artifacts import load_split, load_trained
+from pipeline.params import Params
+from pipeline.paths import Outputs, repo_root
+from pipeline.tracking import ModelRun
+from vae.batches import to_device, unpack
+from vae.model import VAE
+from vae.seeding import pick_device, seed_everything
+
+def _images(logits: torch.Tensor) -> np.ndarray:
+    return torch.sigmoid(logits.float()).squeeze(1).cpu().numpy()
+
+
+@torch.inference_mode()
+def model_figures(model: VAE, held_out: torch.Tensor, kl_per_dim: list[float], params: Params, device: torch.device):
+    p = params.plot
+    x = unpack(held_out[: p.n_images])
+    mu, _ = model.encode(x)
+    yield "reconstructions.png", plotting.reconstructions(x.squeeze(1).cpu().numpy(), _images(model.decode(mu)), params.beta)
+
+    z = torch.randn(p.n_samples, model.config.latent_dim, device=device)
+    yield "samples.png", plotting.samples(_images(model.decode(z)), params.beta)
+
+    order = np.argsort(kl_per_dim)[::-1]
+    values = np.linspace(-p.traversal_range, p.traversal_range, p.traversal_steps)
+    base = mu[:1].repeat(p.traversal_steps, 1)
+    rows = []
+    for dim in order:
+        codes = base.clone()
+        codes[:, dim] += torch.as_tensor(values, dtype=codes.dtype, device=device)
+        rows.append(_images(model.decode(codes)))
+    yield "traversals.png", plotting.traversals(
+        np.stack(rows), order.tolist(), [kl_per_dim[d] for d in order], values, params.beta
+    )
+
+
+def run(params: Params, out: Outputs) -> list[str]:
+    seed_everything(params.seed)
+    device = pick_device(params.train.device)
+    model, digest = load_trained(out, device)
+    details = json.loads(out.details.read_text())
+    test_images = load_split(out).test_images
+    # Evenly spaced over the held-out rows, which are in dataset order: every shape and scale shows up.
+    shown = np.linspace(0, len(test_images) - 1, min(params.plot.n_images, len(test_images))).astype(int)
+    held_out = to_device(test_images[shown], device)
+    out.plots.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, fig in model_figures(model, held_out, details["kl_per_dim"], params, device):
+        plotting.save(fig, out.plots / name)
+        written.append(name)
+
+    active = np.asarray(details["posterior_mean_variance"]) > params.eval.active_threshold
+    plotting.save(plotting.kl_per_dimension(details["kl_per_dim"], params.beta, active), out.plots / "kl_per_dim.png")
+    curve = np.genfromtxt(out.curves, delimiter=",", names=True, ndmin=1)
+    plotting.save(
+        plotting.training_curves(curve["step"], curve["recon"], curve["kl"], curve["loss"], params.beta),
+        out.plots / "training_curves.png",
+    )
+    written += ["kl_per_dim.png", "training_curves.png"]
+
+    run = ModelRun.open(repo_root(), digest, params)
+    run.log_artifacts([out.plots / name for name in written], "plots")
+    return written
+

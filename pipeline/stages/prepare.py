@@ -1,0 +1,32 @@
+"""Stage `prepare`: the dSprites file (rendered, or the user's original) and a fixed train/held-out split."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.params import Params, ParamsError
+from pipeline.paths import Outputs, atomic_path
+from vae import dsprites
+
+
+def split_indices(n: int, test_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (train, test) row indices; fixed by `seed`, independent of the model seed."""
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[test_size:]), np.sort(order[:test_size])
+
+
+def run(params: Params, out: Outputs) -> int:
+    data = params.data
+    n_total = dsprites.validate_dsprites(data.source) if data.source is not None else dsprites.N_IMAGES
+    rows = dsprites.subsample_indices(n_total, data.subsample, data.split_seed)
+    if data.test_size >= len(rows):
+        raise ParamsError(f"params.yaml: data.test_size: {data.test_size} leaves no training images out of {len(rows)}")
+    if data.source is not None:
+        n = dsprites.copy_dsprites(data.source, out.dataset, None if data.subsample is None else rows)
+    else:
+        n = dsprites.write_dsprites(out.dataset, rows)
+    train, test = split_indices(n, data.test_size, data.split_seed)
+    with atomic_path(out.split) as tmp:
+        with tmp.open("wb") as handle:
+            np.savez(handle, train=train, test=test)
+    return n

@@ -1,0 +1,91 @@
+"""One model end to end through the real CLI, real DVC and real MLflow, in a temporary git repo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+FIGURES = {"reconstructions.png", "samples.png", "traversals.png", "kl_per_dim.png", "training_curves.png"}
+
+
+def _mlflow_runs(root: Path):
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("vae-pipe")
+    assert experiment is not None, "no MLflow experiment 'vae-pipe' in the repository's store"
+    return client, client.search_runs([experiment.experiment_id])
+
+
+def _exp_rows(root: Path) -> list[dict]:
+    import dvc.api
+
+    return dvc.api.exp_show(repo=str(root))
+
+
+def test_repro_noop_and_exp_run_are_tracked(make_project):
+    project = make_project()
+    root = project.root
+
+    first = project.run("dvc", "repro")
+    for stage in ("prepare", "train", "evaluate", "plot"):
+        assert f"Running stage '{stage}'" in first.stdout
+    metrics = json.loads((root / "eval/metrics.json").read_text())
+    assert {"elbo", "recon", "kl", "loss", "active_units", "mig", "kl_dim", "mig_gap"} <= metrics.keys()
+    assert metrics["elbo"] == pytest.approx(-(metrics["recon"] + metrics["kl"]))
+    assert len(metrics["kl_dim"]) == 10
+    assert {p.name for p in (root / "plots").iterdir()} == FIGURES
+    assert "step,loss,recon,kl" in (root / "models/curves.csv").read_text()
+    # Stage outputs are DVC's, not git's.
+    assert project.run("git", "check-ignore", "models/model.pt", "eval/metrics.json", "plots").returncode == 0
+
+    second = project.run("dvc", "repro")
+    assert "Running stage" not in second.stdout
+    project.commit("baseline at beta=4")
+
+    project.run("dvc", "exp", "run", "-S", "beta=8")
+
+    rows = _exp_rows(root)
+    betas = {row.get("beta") for row in rows}
+    assert {4.0, 8.0} <= betas
+    for row in rows:
+        assert isinstance(row.get("mig"), float) and isinstance(row.get("elbo"), float), row
+    exp_names = {row.get("Experiment") for row in rows if row.get("beta") == 8.0} - {None, ""}
+    assert exp_names, rows
+
+    client, runs = _mlflow_runs(root)
+    assert sorted(float(run.data.params["beta"]) for run in runs) == [4.0, 8.0]
+    for run in runs:
+        assert {"elbo", "mig", "kl", "active_units", "kl_dim.z0", "mig_gap.shape"} <= run.data.metrics.keys()
+        assert run.data.params["train.steps"] == "30"
+        assert run.data.tags.get("git.commit")
+        history = client.get_metric_history(run.info.run_id, "train.loss")
+        assert [m.step for m in history] == [5, 10, 15, 20, 25, 30]
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
+        assert {f"plots/{name}" for name in FIGURES} <= artifacts
+        assert {a.path for a in client.list_artifacts(run.info.run_id, "model")} >= {"model/model.pt"}
+    beta8 = next(run for run in runs if run.data.params["beta"] == "8.0")
+    assert beta8.data.tags.get("dvc.exp_name") in exp_names
+
+
+def test_run_cache_hit_adds_no_duplicate_run(make_project):
+    """Re-running an experiment whose stages DVC restores from its run-cache must not add MLflow runs."""
+    project = make_project()
+    project.run("dvc", "repro")
+    project.commit("baseline")
+    project.run("dvc", "exp", "run", "-S", "beta=2")
+    project.run("dvc", "exp", "run", "-S", "beta=2")
+    _, runs = _mlflow_runs(project.root)
+    assert sorted(run.data.params["beta"] for run in runs) == ["2.0", "4.0"]
+
+
+def test_bad_param_is_one_line_before_any_work(make_project):
+    project = make_project({"model": {"latent_dim": 0}})
+    done = project.run("dvc", "repro", check=False)
+    assert done.returncode != 0
+    assert "params.yaml: model.latent_dim: Input should be greater than or equal to 1 (got 0)" in done.stderr
+    assert not (project.root / "data" / "dsprites.npz").exists()

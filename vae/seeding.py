@@ -1,0 +1,29 @@
+"""The one place randomness is fixed, so a seed names exactly one model on the CPU."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    return torch.Generator().manual_seed(seed)
+
+
+class DeviceError(RuntimeError):
+    """The params ask for a device this machine does not have."""
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """CUDA when present (or asked for), else the CPU."""
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise DeviceError("train.device is 'cuda' but no CUDA device is available")
+    if requested == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda")

@@ -1,0 +1,81 @@
+"""The training loop: batches drawn from a device-resident packed tensor, no per-item Dataset."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from metrics.likelihood import beta_vae_loss
+from vae.batches import unpack
+from vae.model import VAE
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """Means over the `log_every` steps that end at `step`."""
+
+    step: int
+    loss: float
+    recon: float
+    kl: float
+    images_per_s: float
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    beta: float
+    steps: int
+    batch_size: int
+    lr: float
+    log_every: int
+
+
+def _batch_indices(n: int, batch_size: int, generator: torch.Generator, device: torch.device):
+    """Epochs of seeded permutations, so every image is seen once per epoch."""
+    while True:
+        order = torch.randperm(n, generator=generator).to(device)
+        for start in range(0, n - batch_size + 1, batch_size):
+            yield order[start : start + batch_size]
+        if n < batch_size:
+            yield order
+
+
+def train_vae(
+    model: VAE,
+    packed: Tensor,
+    config: TrainConfig,
+    generator: torch.Generator,
+    on_log: Callable[[CurvePoint], None] = lambda point: None,
+) -> list[CurvePoint]:
+    """Adam on recon + β·KL; returns the training curve (also streamed to `on_log`)."""
+    device = packed.device
+    model.to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    batches = _batch_indices(packed.shape[0], config.batch_size, generator, device)
+    sums = torch.zeros(3, device=device)  # loss, recon, kl: summed on the device, read at log points only
+    curve: list[CurvePoint] = []
+    window_start, window_images = time.perf_counter(), 0
+    for step in range(1, config.steps + 1):
+        x = unpack(packed[next(batches)])
+        logits, mu, logvar = model(x)
+        loss, recon, kl = beta_vae_loss(logits, x, mu, logvar, config.beta)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        sums += torch.stack([loss.detach(), recon.detach(), kl.detach()])
+        window_images += x.shape[0]
+        if step % config.log_every == 0 or step == config.steps:
+            n_steps = step - (curve[-1].step if curve else 0)
+            loss_mean, recon_mean, kl_mean = (sums / n_steps).tolist()
+            elapsed = time.perf_counter() - window_start
+            point = CurvePoint(step, loss_mean, recon_mean, kl_mean, window_images / max(elapsed, 1e-9))
+            curve.append(point)
+            on_log(point)
+            sums.zero_()
+            window_start, window_images = time.perf_counter(), 0
+    model.eval()
+    return curve
