@@ -99,6 +99,72 @@ def plot(params_file: ParamsOption = Path("params.yaml")) -> None:
     typer.echo(f"plot: {len(names)} figures → {out.plots.relative_to(out.root)}/")
 
 
+def _grid_from_options(params_file: Path, beta: str | None, seed: str | None, extra: list[str]):
+    import yaml
+
+    from pipeline.grid import declared_grid, parse_values, points
+    from pipeline.params import ParamsError, load_params
+
+    params = load_params(params_file)
+    grid = declared_grid(params)
+    for key, text in (("beta", beta), ("seed", seed)):
+        if text is not None:
+            grid[key] = parse_values(text)
+    for item in extra:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip() or not parse_values(text):
+            raise ParamsError(f"--set {item!r}: expected KEY=V1,V2,...")
+        grid[key.strip()] = parse_values(text)
+    for key, values in grid.items():
+        if not values:
+            raise ParamsError(f"sweep grid: {key} has no values")
+    return yaml.safe_load(params_file.read_text()) or {}, points(grid)
+
+
+@app.command()
+@user_errors
+def sweep(
+    params_file: ParamsOption = Path("params.yaml"),
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", min=1, help="Parallel DVC queue workers [default: cores / 2].")
+    ] = None,
+    beta: Annotated[str | None, typer.Option(help="Override sweep.beta, e.g. '0,1,4'.")] = None,
+    seed: Annotated[str | None, typer.Option(help="Override sweep.seed, e.g. '0,1'.")] = None,
+    set_: Annotated[list[str], typer.Option("--set", help="Grid over any param: KEY=V1,V2 (repeatable).")] = [],  # noqa: B006
+    name: Annotated[str | None, typer.Option(help="Sweep name, tagged on its MLflow runs (default: sweep-DATE-TIME).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the grid and what would run; run nothing.")] = False,
+) -> None:
+    """Run the grid in params.yaml `sweep:` as DVC experiments (one per point) through DVC's queue."""
+    import os
+    import time
+
+    from pipeline import sweep as runner
+    from pipeline.paths import repo_root
+    from pipeline.sweep_view import SweepView
+
+    raw, grid = _grid_from_options(params_file, beta, seed, set_)
+    root = repo_root()
+    cores = os.cpu_count() or 1
+    jobs = jobs or max(1, cores // 2)
+    threads = max(1, cores // jobs)
+    sweep_name = name or time.strftime("sweep-%Y%m%d-%H%M%S")
+    states = runner.plan(root, raw, grid, str(params_file))
+    view = SweepView(sweep_name, jobs, threads)
+    if dry_run:
+        view.print_table(states)
+        return
+    with view.live() as update:
+        runner.run_queue(root, states, jobs, threads, update)
+        runner.record_all(root, states, sweep_name)
+        update(states)
+    failed = [s for s in states if s.state in (runner.FAILED, runner.INVALID)]
+    view.print_failures(failed)
+    if failed:
+        raise typer.Exit(1)
+    typer.echo(f"{len(states)} experiments in `dvc exp show`, their runs tagged {sweep_name} in MLflow "
+               f"(vae-pipe ui).")
+
+
 @app.command()
 def ui(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,

@@ -70,6 +70,10 @@ class PlotParams(_Section):
 
 
 class SweepParams(_Section):
+    """The grid: `beta` and `seed` lists, plus any other param as `dotted.key: [values]`."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
     beta: list[NonNegativeFloat] = Field(default_factory=lambda: [0.0, 1.0, 2.0, 4.0, 8.0, 16.0], min_length=1)
     seed: list[NonNegativeInt] = Field(default_factory=lambda: [0], min_length=1)
 
@@ -83,6 +87,16 @@ class Params(_Section):
     eval: EvalParams = EvalParams()
     plot: PlotParams = PlotParams()
     sweep: SweepParams = SweepParams()
+
+    @model_validator(mode="after")
+    def _sweep_keys_are_params(self) -> Params:
+        known = flatten(self.model_dump(mode="json", exclude={"sweep"}))
+        for key, values in (self.sweep.model_extra or {}).items():
+            if key not in known:
+                raise ValueError(f"sweep.{key}: not a param of params.yaml")
+            if not isinstance(values, list) or not values:
+                raise ValueError(f"sweep.{key}: expected a non-empty list of values")
+        return self
 
     def flat(self) -> dict[str, Any]:
         """Dotted keys (`train.steps`), as DVC's `-S` and MLflow's params name them."""
@@ -102,7 +116,7 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def _one_line(error: ValidationError, source: str) -> str:
     first = error.errors()[0]
-    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    key = ".".join(str(part) for part in first["loc"])
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown key"
@@ -110,7 +124,8 @@ def _one_line(error: ValidationError, source: str) -> str:
         message += f" (got {first['input']!r})"
     more = len(error.errors()) - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    return f"{source}: {key}: {message}{suffix}"
+    where = f"{source}: {key}" if key else source
+    return f"{where}: {message}{suffix}"
 
 
 def parse_params(raw: Any, source: str = PARAMS_FILE) -> Params:

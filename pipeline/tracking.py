@@ -25,17 +25,13 @@ EXPERIMENT_NAME = "vae-pipe"
 STORE_FILE = "mlflow.db"
 ARTIFACT_DIR = "mlruns"
 MODEL_KEY_TAG = "vae_pipe.model_digest"
-SWEEP_ENV = "VAE_PIPE_SWEEP"
+SWEEP_TAG = "vae_pipe.sweep"
 _BATCH = 1000  # MLflow accepts at most 1000 metrics per log_batch call
 
 
 def tracking_uri(root: Path) -> str:
     """MLFLOW_TRACKING_URI when set, else the SQLite store at the repository root."""
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root / STORE_FILE).resolve()}"
-
-
-def _uses_local_store(root: Path) -> bool:
-    return "MLFLOW_TRACKING_URI" not in os.environ
 
 
 def client(root: Path) -> MlflowClient:
@@ -50,7 +46,8 @@ def experiment_id(mlflow_client: MlflowClient, root: Path) -> str:
     experiment = mlflow_client.get_experiment_by_name(EXPERIMENT_NAME)
     if experiment is not None:
         return experiment.experiment_id
-    location = (root / ARTIFACT_DIR).resolve().as_uri() if _uses_local_store(root) else None
+    local_store = "MLFLOW_TRACKING_URI" not in os.environ
+    location = (root / ARTIFACT_DIR).resolve().as_uri() if local_store else None
     try:
         return mlflow_client.create_experiment(EXPERIMENT_NAME, artifact_location=location)
     except Exception:  # another process created it first
@@ -76,15 +73,14 @@ def _git_commit() -> str | None:
 
 
 def run_tags(params: Params) -> dict[str, str]:
-    """Tags that tie a run back to git and DVC (and to the sweep that queued it, if any)."""
+    """Tags that tie a run back to git and DVC (`vae-pipe sweep` adds the sweep's name afterwards)."""
     tags = {"beta": f"{params.beta:g}", "seed": str(params.seed)}
     commit = _git_commit()
     if commit:
         tags["git.commit"] = commit
         tags["mlflow.source.git.commit"] = commit
-    for env, tag in (("DVC_EXP_NAME", "dvc.exp_name"), ("DVC_STAGE", "dvc.stage"), (SWEEP_ENV, "vae_pipe.sweep")):
-        if os.environ.get(env):
-            tags[tag] = os.environ[env]
+    if os.environ.get("DVC_EXP_NAME"):
+        tags["dvc.exp_name"] = os.environ["DVC_EXP_NAME"]
     return tags
 
 
@@ -103,7 +99,9 @@ class ModelRun:
         self.run_id = run_id
 
     @classmethod
-    def open(cls, root: Path, model_digest: str, params: Params) -> ModelRun:
+    def open(
+        cls, root: Path, model_digest: str, params: Params, tags: Mapping[str, str] | None = None
+    ) -> ModelRun:
         mlflow_client = client(root)
         exp_id = experiment_id(mlflow_client, root)
         found = mlflow_client.search_runs(
@@ -116,8 +114,11 @@ class ModelRun:
             run = cls(mlflow_client, created.info.run_id)
             mlflow_client.set_terminated(run.run_id, "FINISHED")
         run.log_params(params.flat())
-        run.set_tags(run_tags(params))
+        run.set_tags({**run_tags(params), **(tags or {})})
         return run
+
+    def has_artifacts(self, artifact_path: str) -> bool:
+        return bool(self.client.list_artifacts(self.run_id, artifact_path))
 
     def _current(self) -> Any:
         return self.client.get_run(self.run_id).data

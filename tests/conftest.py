@@ -70,23 +70,27 @@ class Project:
         self.run("git", "commit", "-q", "-m", message)
 
 
+def create_project(root: Path, params: dict | None = None) -> Project:
+    """A copy of the project's tracked pipeline files as a fresh git + DVC repo at `root`, tiny params."""
+    root.mkdir(parents=True)
+    for item in PROJECT_FILES:
+        source = PROJECT / item
+        if source.is_dir():
+            shutil.copytree(source, root / item, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(source, root / item)
+    project = Project(root)
+    project.run("git", "init", "-q", "-b", "main")
+    project.run("dvc", "init", "-q")
+    project.run("dvc", "config", "core.analytics", "false")
+    project.set_params(merge(TINY_PARAMS, params or {}))
+    project.commit("project copy for a test")
+    return project
+
+
 @pytest.fixture
 def make_project(tmp_path: Path) -> Callable[..., Project]:
     def make(params: dict | None = None, name: str = "repo") -> Project:
-        root = tmp_path / name
-        root.mkdir()
-        for item in PROJECT_FILES:
-            source = PROJECT / item
-            if source.is_dir():
-                shutil.copytree(source, root / item, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-            else:
-                shutil.copy2(source, root / item)
-        project = Project(root)
-        project.run("git", "init", "-q", "-b", "main")
-        project.run("dvc", "init", "-q")
-        project.run("dvc", "config", "core.analytics", "false")
-        project.set_params(merge(TINY_PARAMS, params or {}))
-        project.commit("project copy for a test")
-        return project
+        return create_project(tmp_path / name, params)
 
     return make

@@ -1,0 +1,154 @@
+"""Who runs the grid points on one machine: DVC's experiment queue, then MLflow made to match DVC.
+
+Facts designed against (see the design notes): queued experiments run in temporary copies whose workers
+keep the environment of the process that started them; a point restored from DVC's run-cache runs no
+stage code; several workers creating a new SQLite store at once race. So the store is created before the
+workers start, finished points are recognised by a stable name, and after the queue drains every
+experiment's MLflow run is checked (and repaired from DVC's outputs) and tagged with the sweep.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.grid import GridPoint, check_point
+from pipeline.params import ParamsError
+
+QUEUED, RUNNING, SUCCESS, FAILED, CACHED, INVALID = "queued", "running", "done", "failed", "done before", "invalid"
+FINAL = {SUCCESS, FAILED, CACHED, INVALID}
+_DVC_STATES = {"Queued": QUEUED, "Running": RUNNING, "Success": SUCCESS, "Failed": FAILED}
+
+
+@dataclass
+class PointState:
+    point: GridPoint
+    name: str
+    state: str
+    error: str = ""
+    started: float | None = None
+    finished: float | None = None
+    run_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def inputs_digest(root: Path) -> str:
+    """HEAD plus the uncommitted diff of tracked files: what a queued experiment is built from."""
+    head = _git(root, "rev-parse", "HEAD")
+    diff = subprocess.run(["git", "diff", "HEAD", "--binary"], cwd=root, capture_output=True, check=True).stdout
+    return hashlib.sha256(head.encode() + diff).hexdigest()
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def plan(root: Path, raw: dict[str, Any], grid: list[GridPoint], source: str) -> list[PointState]:
+    """Every point with its experiment name; invalid points are failed here, before anything runs."""
+    digest = inputs_digest(root)
+    finished = finished_experiments(root)
+    states = []
+    for point in grid:
+        name = point.exp_name(digest)
+        try:
+            check_point(raw, point, source)
+        except ParamsError as error:
+            states.append(PointState(point, name, INVALID, error=str(error)))
+            continue
+        states.append(PointState(point, name, CACHED if name in finished else QUEUED))
+    return states
+
+
+def finished_experiments(root: Path) -> dict[str, str]:
+    """{experiment name: commit} of the successful experiments on HEAD."""
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        listed = repo.experiments.ls()
+    return {name: sha for entries in listed.values() for name, sha in entries if sha}
+
+
+def _queue_and_start(root: Path, states: list[PointState], jobs: int, threads: int) -> None:
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        queue = repo.experiments.celery_queue
+        stale = [s.name for s in states if s.state == QUEUED]
+        # A point that failed in an earlier sweep is queued again under the same name.
+        failed_before = {entry.name for entry, _ in queue.iter_failed()} & set(stale)
+        if failed_before:
+            queue.remove(list(failed_before))
+        for s in states:
+            if s.state == QUEUED:
+                repo.experiments.run(params=s.point.set_params, queue=True, name=s.name)
+        # Workers keep the environment they start with: fix their thread count now.
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        queue.start_workers(jobs)
+
+
+def _poll(root: Path, states: list[PointState]) -> None:
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        reported = {entry["name"]: entry["status"] for entry in repo.experiments.celery_queue.status()}
+    now = time.time()
+    for s in states:
+        if s.state in FINAL:
+            continue
+        state = _DVC_STATES.get(reported.get(s.name, ""), s.state)
+        if state == RUNNING and s.started is None:
+            s.started = now
+        if state in FINAL:
+            s.started = s.started or now
+            s.finished = now
+        s.state = state
+
+
+def log_tail(root: Path, name: str, lines: int = 15) -> str:
+    done = subprocess.run(["dvc", "queue", "logs", name], cwd=root, capture_output=True, text=True)
+    text = (done.stdout + done.stderr).strip().splitlines()
+    return "\n".join(text[-lines:])
+
+
+def run_queue(
+    root: Path,
+    states: list[PointState],
+    jobs: int,
+    threads: int,
+    on_update: Callable[[list[PointState]], None],
+    poll_seconds: float = 2.0,
+) -> None:
+    """Queue the pending points, start `jobs` workers, and wait until every point is final."""
+    from pipeline.tracking import ensure_store
+
+    ensure_store(root)  # created once here: concurrent first writers race on the schema
+    if any(s.state == QUEUED for s in states):
+        _queue_and_start(root, states, jobs, threads)
+    on_update(states)
+    while any(s.state not in FINAL for s in states):
+        time.sleep(poll_seconds)
+        _poll(root, states)
+        on_update(states)
+    for s in states:
+        if s.state == FAILED:
+            s.error = log_tail(root, s.name)
+
+
+def record_all(root: Path, states: list[PointState], sweep: str) -> None:
+    """Every finished experiment gets its MLflow run checked, repaired if needed, and tagged."""
+    from pipeline.record import record_experiment
+
+    commits = finished_experiments(root)
+    for s in states:
+        if s.state not in (SUCCESS, CACHED):
+            continue
+        if s.name not in commits:
+            s.state, s.error = FAILED, f"DVC reported success but has no experiment named {s.name}"
+            continue
+        s.run_id = record_experiment(root, s.name, commits[s.name], sweep)
