@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: run test setup clean-venv
+.PHONY: run test setup system-deps clean-venv
 
 setup: $(STAMP)
 
@@ -17,14 +17,23 @@ $(STAMP): pyproject.toml
 	touch $@
 
 run: $(STAMP)
-	dvc repro
+	vae-pipe sweep
+	vae-pipe report
 	@echo
-	dvc metrics show
-	@echo
-	@echo "Figures: plots/   Metrics: eval/metrics.json   MLflow: vae-pipe ui (or 'mlflow ui' here)"
+	@echo "Report:    reports/index.html (open it in a browser)"
+	@echo "MLflow UI: .venv/bin/vae-pipe ui   then http://127.0.0.1:5000"
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
+
+# Debian's chromium for the browser tests, installed when missing and we are root; elsewhere those tests
+# skip with the reason (under CI=true a missing browser fails them instead).
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (browser tests)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is not installed and cannot be installed here: browser tests will skip"; fi; }
 
 clean-venv:
 	rm -rf $(VENV)

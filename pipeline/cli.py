@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import functools
-import subprocess
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -179,7 +179,7 @@ def ui(
     typer.echo(f"MLflow UI for {uri} on http://127.0.0.1:{port} (Ctrl-C stops it)")
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri,
                "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    raise typer.Exit(subprocess.call(command))
+    os.execv(sys.executable, command)  # the server replaces this process: Ctrl-C and kill reach it
 
 
 if __name__ == "__main__":

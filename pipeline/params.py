@@ -53,6 +53,7 @@ class TrainParams(_Section):
     lr: float = Field(default=5e-4, gt=0)
     log_every: int = Field(default=50, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
 
 
 class EvalParams(_Section):

@@ -74,8 +74,22 @@ def finished_experiments(root: Path) -> dict[str, str]:
     return {name: sha for entries in listed.values() for name, sha in entries if sha}
 
 
+def _ensure_git_identity(root: Path) -> None:
+    """DVC commits each experiment; a machine without a git identity gets a neutral one for this sweep."""
+    for key, env_names, fallback in (
+        ("user.name", ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"), "vae-pipe"),
+        ("user.email", ("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"), "vae-pipe@localhost"),
+    ):
+        configured = subprocess.run(["git", "config", key], cwd=root, capture_output=True, text=True).stdout.strip()
+        if not configured:
+            for env in env_names:
+                os.environ.setdefault(env, fallback)
+
+
 def _queue_and_start(root: Path, states: list[PointState], jobs: int, threads: int) -> None:
     from dvc.repo import Repo
+
+    _ensure_git_identity(root)
 
     with Repo(str(root)) as repo:
         queue = repo.experiments.celery_queue

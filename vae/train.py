@@ -12,6 +12,7 @@ from torch import Tensor
 from metrics.likelihood import beta_vae_loss
 from vae.batches import unpack
 from vae.model import VAE
+from vae.seeding import DeviceError
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,22 @@ class TrainConfig:
     batch_size: int
     lr: float
     log_every: int
+    precision: str = "fp32"  # fp32 | bf16 | fp16: the forward pass's autocast dtype; weights stay FP32
+
+
+_AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_precision(requested: str, device: torch.device) -> str:
+    """`auto` is bf16 where the hardware computes it natively (CUDA with bf16, AVX512-BF16/AMX CPUs)."""
+    if requested != "auto":
+        if requested == "fp16" and device.type != "cuda":
+            raise DeviceError("train.precision: fp16 needs a CUDA device; use bf16 or fp32 on the CPU")
+        return requested
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return "bf16" if native else "fp32"
 
 
 def _batch_indices(n: int, batch_size: int, generator: torch.Generator, device: torch.device):
@@ -58,14 +75,20 @@ def train_vae(
     batches = _batch_indices(packed.shape[0], config.batch_size, generator, device)
     sums = torch.zeros(3, device=device)  # loss, recon, kl: summed on the device, read at log points only
     curve: list[CurvePoint] = []
+    autocast_dtype = _AUTOCAST.get(config.precision)
+    # fp16 gradients underflow without loss scaling; bf16 has FP32's range and needs none.
+    scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
     window_start, window_images = time.perf_counter(), 0
     for step in range(1, config.steps + 1):
         x = unpack(packed[next(batches)])
-        logits, mu, logvar = model(x)
+        with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+            logits, mu, logvar = model(x)
+        # The loss and the KL are reduced in FP32 (metrics casts low-precision inputs up).
         loss, recon, kl = beta_vae_loss(logits, x, mu, logvar, config.beta)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
         sums += torch.stack([loss.detach(), recon.detach(), kl.detach()])
         window_images += x.shape[0]
         if step % config.log_every == 0 or step == config.steps:

@@ -19,7 +19,7 @@ from vae.batches import to_device
 from vae.checkpoint import save_weights, weights_digest
 from vae.model import VAE
 from vae.seeding import pick_device, seed_everything
-from vae.train import CurvePoint, TrainConfig, train_vae
+from vae.train import CurvePoint, TrainConfig, resolve_precision, train_vae
 
 
 def write_curves(path: Path, curve: list[CurvePoint]) -> None:
@@ -38,6 +38,7 @@ def run(params: Params, out: Outputs) -> str:
     config = TrainConfig(
         beta=params.beta, steps=params.train.steps, batch_size=params.train.batch_size,
         lr=params.train.lr, log_every=params.train.log_every,
+        precision=resolve_precision(params.train.precision, device),
     )
     started = time.perf_counter()
     with training_progress(config.steps, config.batch_size) as on_log:
@@ -53,6 +54,7 @@ def run(params: Params, out: Outputs) -> str:
         "config": model_config(params).to_dict(),
         "params": params.flat(),
         "device": str(device),
+        "precision": config.precision,
         "train_seconds": round(seconds, 2),
         "images_per_s": round(config.steps * config.batch_size / seconds, 1),
     }
