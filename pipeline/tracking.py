@@ -48,8 +48,10 @@ def experiment_id(mlflow_client: MlflowClient, root: Path) -> str:
         return experiment.experiment_id
     local_store = "MLFLOW_TRACKING_URI" not in os.environ
     location = (root / ARTIFACT_DIR).resolve().as_uri() if local_store else None
+    # The experiment kind makes the MLflow UI open on the runs table, not the GenAI overview.
+    tags = {"mlflow.experimentKind": "custom_model_development"}
     try:
-        return mlflow_client.create_experiment(EXPERIMENT_NAME, artifact_location=location)
+        return mlflow_client.create_experiment(EXPERIMENT_NAME, artifact_location=location, tags=tags)
     except Exception:  # another process created it first
         experiment = mlflow_client.get_experiment_by_name(EXPERIMENT_NAME)
         if experiment is None:

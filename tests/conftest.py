@@ -46,6 +46,23 @@ def project_env(root: Path) -> dict[str, str]:
     return env
 
 
+def mlflow_runs(root: Path):
+    """(client, runs) of the project's MLflow experiment in the default store at `root`."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("vae-pipe")
+    assert experiment is not None, "no MLflow experiment 'vae-pipe' in the repository's store"
+    return client, client.search_runs([experiment.experiment_id])
+
+
+def exp_rows(root: Path) -> list[dict]:
+    """`dvc exp show` rows through DVC's Python API."""
+    import dvc.api
+
+    return dvc.api.exp_show(repo=str(root))
+
+
 class Project:
     """A temporary clone-like copy of vae-pipe; `run` executes a command in it as a user would."""
 

@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+
+from tests.conftest import exp_rows, mlflow_runs
 
 pytestmark = pytest.mark.e2e
 
 FIGURES = {"reconstructions.png", "samples.png", "traversals.png", "kl_per_dim.png", "training_curves.png"}
-
-
-def _mlflow_runs(root: Path):
-    from mlflow import MlflowClient
-
-    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("vae-pipe")
-    assert experiment is not None, "no MLflow experiment 'vae-pipe' in the repository's store"
-    return client, client.search_runs([experiment.experiment_id])
-
-
-def _exp_rows(root: Path) -> list[dict]:
-    import dvc.api
-
-    return dvc.api.exp_show(repo=str(root))
 
 
 def test_repro_noop_and_exp_run_are_tracked(make_project):
@@ -49,7 +35,7 @@ def test_repro_noop_and_exp_run_are_tracked(make_project):
 
     project.run("dvc", "exp", "run", "-S", "beta=8")
 
-    rows = _exp_rows(root)
+    rows = exp_rows(root)
     betas = {row.get("beta") for row in rows}
     assert {4.0, 8.0} <= betas
     for row in rows:
@@ -57,7 +43,7 @@ def test_repro_noop_and_exp_run_are_tracked(make_project):
     exp_names = {row.get("Experiment") for row in rows if row.get("beta") == 8.0} - {None, ""}
     assert exp_names, rows
 
-    client, runs = _mlflow_runs(root)
+    client, runs = mlflow_runs(root)
     assert sorted(float(run.data.params["beta"]) for run in runs) == [4.0, 8.0]
     for run in runs:
         assert {"elbo", "mig", "kl", "active_units", "kl_dim.z0", "mig_gap.shape"} <= run.data.metrics.keys()
@@ -79,7 +65,7 @@ def test_run_cache_hit_adds_no_duplicate_run(make_project):
     project.commit("baseline")
     project.run("dvc", "exp", "run", "-S", "beta=2")
     project.run("dvc", "exp", "run", "-S", "beta=2")
-    _, runs = _mlflow_runs(project.root)
+    _, runs = mlflow_runs(project.root)
     assert sorted(run.data.params["beta"] for run in runs) == ["2.0", "4.0"]
 
 

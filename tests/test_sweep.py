@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.test_e2e import _exp_rows, _mlflow_runs
+from tests.conftest import exp_rows, mlflow_runs
 
 pytestmark = pytest.mark.e2e
 
@@ -18,11 +18,11 @@ def test_sweep_runs_each_point_once_and_records_all(make_project):
     assert not (project.root / "mlflow.db").exists()
 
     project.run("vae-pipe", "sweep", "--jobs", "2", "--name", "first")
-    rows = [row for row in _exp_rows(project.root) if row.get("Experiment")]
+    rows = [row for row in exp_rows(project.root) if row.get("Experiment")]
     assert sorted(row["beta"] for row in rows) == [1, 4]
     assert all(isinstance(row["mig"], float) for row in rows)
 
-    client, runs = _mlflow_runs(project.root)
+    client, runs = mlflow_runs(project.root)
     assert sorted(run.data.params["beta"] for run in runs) == ["1.0", "4.0"]
     assert {run.data.tags["vae_pipe.sweep"] for run in runs} == {"first"}
     assert {run.data.tags["dvc.exp_name"] for run in runs} == {row["Experiment"] for row in rows}
@@ -33,7 +33,7 @@ def test_sweep_runs_each_point_once_and_records_all(make_project):
     again = project.run("vae-pipe", "sweep", "--jobs", "2", "--name", "second")
     assert again.stderr.count("done before") >= 2
     assert "queued" not in again.stderr
-    _, runs = _mlflow_runs(project.root)
+    _, runs = mlflow_runs(project.root)
     assert len(runs) == 2
     assert {run.data.tags["vae_pipe.sweep"] for run in runs} == {"second"}
 
@@ -50,5 +50,5 @@ def test_failing_points_are_named_and_the_rest_finish(make_project):
     assert "beta: Input should be greater than or equal to 0" in err
     assert "failed: beta=4 seed=0 train.device=cuda" in err
     assert "train.device is 'cuda' but no CUDA device is available" in err  # the tail of its DVC log
-    _, runs = _mlflow_runs(project.root)
+    _, runs = mlflow_runs(project.root)
     assert [(run.data.params["beta"], run.data.params["train.device"]) for run in runs] == [("4.0", "cpu")]

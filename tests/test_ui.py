@@ -1,0 +1,100 @@
+"""`vae-pipe ui`: the MLflow UI on a loopback port over the project's store, checked through its REST API
+and in a real headless browser."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from pipeline.params import parse_params
+from pipeline.tracking import EXPERIMENT_NAME, ModelRun
+from tests.browser import evaluate, open_page, require_chromium
+from tests.conftest import project_env
+
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(url: str, payload: dict | None = None) -> dict | str:
+    data = json.dumps(payload).encode() if payload is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        body = response.read().decode()
+    return json.loads(body) if body.startswith("{") else body
+
+
+def _wait_until_up(url: str, server: subprocess.Popen, log: Path, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"vae-pipe ui exited {server.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if _get(url) == "OK":
+                return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"vae-pipe ui did not answer {url} within {seconds} s:\n{log.read_text()[-3000:]}")
+
+
+def test_ui_serves_the_sweep_runs(tmp_path, monkeypatch):
+    chromium = require_chromium()
+    root = tmp_path / "repo"
+    (root / ".dvc").mkdir(parents=True)
+    for name in ("MLFLOW_TRACKING_URI", "DVC_ROOT"):
+        monkeypatch.delenv(name, raising=False)
+    for beta in (1.0, 4.0):
+        params = parse_params({"beta": beta})
+        run = ModelRun.open(root, f"digest-{beta}", params, {"vae_pipe.sweep": "ui-test"})
+        run.log_metrics({"mig": beta / 10, "elbo": -100 - beta})
+    ModelRun.open(root, "digest-other", parse_params({"beta": 2.0}))
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "ui.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            ["vae-pipe", "ui", "--port", str(port)], cwd=root, env=project_env(root),
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        _wait_until_up(f"{base}/health", server, log)
+        experiment = _get(f"{base}/api/2.0/mlflow/experiments/get-by-name?experiment_name={EXPERIMENT_NAME}")
+        exp_id = experiment["experiment"]["experiment_id"]
+        found = _get(
+            f"{base}/api/2.0/mlflow/runs/search",
+            {"experiment_ids": [exp_id], "filter": "tags.`vae_pipe.sweep` = 'ui-test'"},
+        )
+        betas = sorted(
+            next(p["value"] for p in run["data"]["params"] if p["key"] == "beta") for run in found["runs"]
+        )
+        assert betas == ["1.0", "4.0"]
+
+        with open_page(chromium, f"{base}/#/experiments/{exp_id}/runs") as (devtools, session):
+            deadline, text = time.monotonic() + 60, ""
+            while time.monotonic() < deadline and not ("beta=1 seed=0" in text and "beta=4 seed=0" in text):
+                time.sleep(1)
+                text = evaluate(devtools, session, "document.body.innerText")
+            shot = devtools.call("Page.captureScreenshot", {"format": "png"}, session=session)["data"]
+        (tmp_path / "mlflow-ui.png").write_bytes(base64.b64decode(shot))
+        assert "beta=1 seed=0" in text and "beta=4 seed=0" in text, text[:2000]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
