@@ -16,21 +16,25 @@ from vae.model import VAE, ModelConfig
 
 
 @dataclass(frozen=True)
-class Split:
-    train_images: np.ndarray  # packed, (n_train, 512) uint8
-    test_images: np.ndarray  # packed, (n_test, 512) uint8
-    test_factors: np.ndarray  # latents_classes of the held-out images, (n_test, 6)
+class HeldOut:
+    images: np.ndarray  # packed, (n_test, 512) uint8
+    factors: np.ndarray  # latents_classes of the held-out images, (n_test, 6)
 
 
 def model_config(params: Params) -> ModelConfig:
     return ModelConfig(**params.model.model_dump())
 
 
-def load_split(out: Outputs) -> Split:
-    packed, classes = load_dsprites_packed(out.dataset)
+def load_train_images(out: Outputs) -> np.ndarray:
+    """Packed training images, (n_train, 512) uint8."""
+    packed, _ = load_dsprites_packed(out.dataset)
     with np.load(out.split) as split:
-        train, test = split["train"], split["test"]
-    return Split(packed[train], packed[test], classes[test])
+        return packed[split["train"]]
+
+
+def load_held_out(out: Outputs) -> HeldOut:
+    with np.load(out.split) as split:
+        return HeldOut(split["test_images"], split["test_factors"])
 
 
 def load_trained(out: Outputs, device: torch.device) -> tuple[VAE, str]:

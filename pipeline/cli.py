@@ -7,6 +7,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -34,12 +35,13 @@ def user_errors(command: F) -> F:
     @functools.wraps(command)
     def wrapper(*args: object, **kwargs: object) -> object:
         from pipeline.params import ParamsError
+        from pipeline.report import ReportError
         from vae.dsprites import DatasetError
         from vae.seeding import DeviceError
 
         try:
             return command(*args, **kwargs)
-        except (ParamsError, DatasetError, DeviceError) as error:
+        except (ParamsError, DatasetError, DeviceError, ReportError) as error:
             _fail(str(error))
 
     return wrapper  # type: ignore[return-value]
@@ -163,6 +165,25 @@ def sweep(
         raise typer.Exit(1)
     typer.echo(f"{len(states)} experiments in `dvc exp show`, their runs tagged {sweep_name} in MLflow "
                f"(vae-pipe ui).")
+
+
+@app.command()
+@user_errors
+def report(
+    sweep: Annotated[str | None, typer.Option(help="Only runs tagged with this sweep name.")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Only runs on this dataset (param data.dataset).")] = None,
+    since: Annotated[datetime | None, typer.Option(help="Only runs started at or after this time (local).")] = None,
+    out: Annotated[Path, typer.Option(help="Report folder.")] = Path("reports"),
+) -> None:
+    """All MLflow runs (or a filtered set) → the β-sweep report: reports/index.html and summary.csv."""
+    from pipeline.paths import repo_root
+    from pipeline.report import build_report
+
+    root = repo_root()
+    result = build_report(root, out if out.is_absolute() else Path.cwd() / out, sweep, dataset, since)
+    for sentence in result.text:
+        typer.echo(sentence)
+    typer.echo(f"report of {result.n_runs} runs → {result.index} (summary: {result.summary_csv})")
 
 
 @app.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests.browser import image_widths, require_chromium, screenshot
 from tests.conftest import exp_rows, mlflow_runs
 
 pytestmark = pytest.mark.e2e
@@ -36,6 +37,16 @@ def test_sweep_runs_each_point_once_and_records_all(make_project):
     _, runs = mlflow_runs(project.root)
     assert len(runs) == 2
     assert {run.data.tags["vae_pipe.sweep"] for run in runs} == {"second"}
+
+    report = project.run("vae-pipe", "report", "--sweep", "second")
+    assert "MIG peaks at" in report.stdout
+    index = project.root / "reports" / "index.html"
+    summary = (project.root / "reports" / "summary.csv").read_text().splitlines()
+    assert summary[0].startswith("beta,") and [float(line.split(",")[0]) for line in summary[1:]] == [1.0, 4.0]
+    chromium = require_chromium()
+    widths = image_widths(chromium, index.as_uri())
+    assert len(widths) >= 9 and all(width > 0 for width in widths), widths
+    screenshot(chromium, index.as_uri(), project.root.parent / "report.png")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a point that fails at run time: cuda without a GPU")

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from metrics import bernoulli_nll, compute_mig, gaussian_kl_per_dim, posterior_mean_variance
-from pipeline.artifacts import load_split, load_trained
+from pipeline.artifacts import load_held_out, load_trained
 from pipeline.params import Params, flatten
 from pipeline.paths import Outputs, repo_root, write_text_atomic
 from pipeline.tracking import ModelRun
@@ -66,10 +66,10 @@ def summarise(params: Params, recon: np.ndarray, kl_dims: np.ndarray, means: np.
 def run(params: Params, out: Outputs) -> dict[str, Any]:
     seed_everything(params.seed)
     device = pick_device(params.train.device)
-    split = load_split(out)
+    held_out = load_held_out(out)
     model, digest = load_trained(out, device)
-    recon, kl_dims, means = encode_held_out(model, to_device(split.test_images, device), params.eval.batch_size)
-    metrics, details = summarise(params, recon, kl_dims, means, split.test_factors)
+    recon, kl_dims, means = encode_held_out(model, to_device(held_out.images, device), params.eval.batch_size)
+    metrics, details = summarise(params, recon, kl_dims, means, held_out.factors)
     write_text_atomic(out.details, json.dumps(details, indent=1) + "\n")
     write_text_atomic(out.metrics, json.dumps(metrics, indent=2) + "\n")
 

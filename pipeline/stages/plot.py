@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from pipeline import plotting
-from pipeline.artifacts import load_split, load_trained
+from pipeline.artifacts import load_held_out, load_trained
 from pipeline.params import Params
 from pipeline.paths import Outputs, repo_root
 from pipeline.tracking import ModelRun
@@ -48,7 +48,7 @@ def run(params: Params, out: Outputs) -> list[str]:
     device = pick_device(params.train.device)
     model, digest = load_trained(out, device)
     details = json.loads(out.details.read_text())
-    test_images = load_split(out).test_images
+    test_images = load_held_out(out).images
     # Evenly spaced over the held-out rows, which are in dataset order: every shape and scale shows up.
     shown = np.linspace(0, len(test_images) - 1, min(params.plot.n_images, len(test_images))).astype(int)
     held_out = to_device(test_images[shown], device)

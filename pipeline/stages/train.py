@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from pipeline.artifacts import load_split, model_config
+from pipeline.artifacts import load_train_images, model_config
 from pipeline.params import Params
 from pipeline.paths import Outputs, atomic_path, repo_root, write_text_atomic
 from pipeline.progress import training_progress
@@ -33,7 +33,7 @@ def run(params: Params, out: Outputs) -> str:
     """Returns the weights digest, the model's identity in MLflow."""
     generator = seed_everything(params.seed)
     device = pick_device(params.train.device)
-    train_images = load_split(out).train_images
+    train_images = load_train_images(out)
     model = VAE(model_config(params))
     config = TrainConfig(
         beta=params.beta, steps=params.train.steps, batch_size=params.train.batch_size,
