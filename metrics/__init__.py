@@ -2,13 +2,16 @@
 
 from .kl import active_units, gaussian_kl_per_dim, posterior_mean_variance
 from .likelihood import bernoulli_nll, beta_vae_loss, elbo_terms
-from .mig import (
-    MIGResult,
-    compute_mig,
-    factor_entropies,
-    histogram_discretize,
-    mutual_info_matrix,
-)
+_MIG_NAMES = {"MIGResult", "compute_mig", "factor_entropies", "histogram_discretize", "mutual_info_matrix"}
+
+
+def __getattr__(name: str):
+    """MIG pulls in scikit-learn (and SciPy): imported on first use, so training processes never load it."""
+    if name in _MIG_NAMES:
+        from . import mig
+
+        return getattr(mig, name)
+    raise AttributeError(f"module 'metrics' has no attribute {name!r}")
 
 __all__ = [
     "MIGResult",

@@ -25,11 +25,16 @@ def model_config(params: Params) -> ModelConfig:
     return ModelConfig(**params.model.model_dump())
 
 
-def load_train_images(out: Outputs) -> np.ndarray:
-    """Packed training images, (n_train, 512) uint8."""
+def load_train_images(out: Outputs, chunk: int = 65_536) -> np.ndarray:
+    """Packed training images, (n_train, 512) uint8, compacted in place: no second copy of the dataset."""
     packed, _ = load_dsprites_packed(out.dataset)
     with np.load(out.split) as split:
-        return packed[split["train"]]
+        train = split["train"]
+    # train is sorted, so train[i] >= i: every source row is read before any write reaches it.
+    for start in range(0, len(train), chunk):
+        rows = train[start : start + chunk]
+        packed[start : start + len(rows)] = packed[rows]
+    return packed[: len(train)]
 
 
 def load_held_out(out: Outputs) -> HeldOut:

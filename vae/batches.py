@@ -8,7 +8,13 @@ from torch import Tensor
 
 from vae.model import IMAGE_SHAPE
 
-_SHIFTS = torch.arange(7, -1, -1, dtype=torch.uint8)  # np.packbits' default 'big' bit order
+_SHIFTS: dict[torch.device, Tensor] = {}  # per device, so unpacking never copies from the host
+
+
+def _shifts(device: torch.device) -> Tensor:
+    if device not in _SHIFTS:
+        _SHIFTS[device] = torch.arange(7, -1, -1, dtype=torch.uint8, device=device)  # np.packbits' 'big' order
+    return _SHIFTS[device]
 
 
 def to_device(packed: np.ndarray, device: torch.device) -> Tensor:
@@ -18,7 +24,7 @@ def to_device(packed: np.ndarray, device: torch.device) -> Tensor:
 
 def unpack(packed: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
     """(B, 512) uint8 → (B, 1, 64, 64) images of 0./1. in `dtype`, on packed's device."""
-    bits = (packed.unsqueeze(-1) >> _SHIFTS.to(packed.device)) & 1
+    bits = (packed.unsqueeze(-1) >> _shifts(packed.device)) & 1
     return bits.reshape(packed.shape[0], *IMAGE_SHAPE).to(dtype)
 
 
