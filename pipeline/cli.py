@@ -128,7 +128,7 @@ def _grid_from_options(params_file: Path, beta: str | None, seed: str | None, ex
 def sweep(
     params_file: ParamsOption = Path("params.yaml"),
     jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", min=1, help="Parallel DVC queue workers [default: cores / 2].")
+        int | None, typer.Option("--jobs", "-j", min=1, help="Parallel DVC queue workers (default: cores / 2, each with cores / jobs threads).")
     ] = None,
     beta: Annotated[str | None, typer.Option(help="Override sweep.beta, e.g. '0,1,4'.")] = None,
     seed: Annotated[str | None, typer.Option(help="Override sweep.seed, e.g. '0,1'.")] = None,
