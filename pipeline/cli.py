@@ -128,7 +128,12 @@ def _grid_from_options(params_file: Path, beta: str | None, seed: str | None, ex
 def sweep(
     params_file: ParamsOption = Path("params.yaml"),
     jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", min=1, help="Parallel DVC queue workers (default: cores / 2, each with cores / jobs threads).")
+        int | None,
+        typer.Option(
+            "--jobs", "-j", min=1,
+            help="Parallel DVC queue workers, each with cores / jobs threads "
+            "(default: one per core, at most one per 2 GB of memory).",
+        ),
     ] = None,
     beta: Annotated[str | None, typer.Option(help="Override sweep.beta, e.g. '0,1,4'.")] = None,
     seed: Annotated[str | None, typer.Option(help="Override sweep.seed, e.g. '0,1'.")] = None,
@@ -147,7 +152,7 @@ def sweep(
     raw, grid = _grid_from_options(params_file, beta, seed, set_)
     root = repo_root()
     cores = os.cpu_count() or 1
-    jobs = jobs or max(1, cores // 2)
+    jobs = jobs or runner.default_jobs(cores)
     threads = max(1, cores // jobs)
     sweep_name = name or time.strftime("sweep-%Y%m%d-%H%M%S")
     states = runner.plan(root, raw, grid, str(params_file))

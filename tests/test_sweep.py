@@ -31,6 +31,8 @@ def test_sweep_runs_each_point_once_and_records_all(make_project):
         assert "mig" in run.data.metrics
         assert client.get_metric_history(run.info.run_id, "train.loss")
 
+    (project.root / "NOTES.md").write_text("a commit that changes no input of the pipeline\n")
+    project.commit("unrelated commit")
     again = project.run("vae-pipe", "sweep", "--jobs", "2", "--name", "second")
     assert again.stderr.count("done before") >= 2
     assert "queued" not in again.stderr
