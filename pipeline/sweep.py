@@ -14,7 +14,7 @@ import os
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,6 @@ class PointState:
     started: float | None = None
     finished: float | None = None
     run_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def default_jobs(cores: int) -> int:

@@ -8,7 +8,6 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-import torch
 
 from pipeline.artifacts import load_train_images, model_config
 from pipeline.params import Params
