@@ -450,10 +450,11 @@ def bench_memory(plan: Plan, work: Path, data_path: Path, devices: list, out: Ou
 class OursPath:
     """vae.train.train_vae, exactly as the train stage calls it."""
 
-    def __init__(self, model, packed, batch: int, precision: str) -> None:
+    def __init__(self, model, packed, batch: int, precision: str, compile: bool = False) -> None:
         import torch
 
         self.model, self.packed, self.batch, self.precision = model, packed, batch, precision
+        self.compile = compile
         self.generator = torch.Generator().manual_seed(0)
         self.internal: list[float] = []  # train_vae's own CurvePoint.images_per_s, for cross-checking
 
@@ -461,7 +462,7 @@ class OursPath:
         from vae.train import TrainConfig, train_vae
 
         config = TrainConfig(beta=BETA, steps=steps, batch_size=self.batch, lr=LR, log_every=steps,
-                             precision=self.precision)
+                             precision=self.precision, compile=self.compile)
         curve = train_vae(self.model, self.packed, config, self.generator)
         self.internal.append(curve[-1].images_per_s)
 
@@ -561,8 +562,7 @@ def measure_group(variants: dict[str, Any], batch: int, plan: Plan, sync: Callab
         sync()
         return time.perf_counter() - start
 
-    for variant in variants.values():
-        variant.run(1)  # first call: oneDNN/cuDNN primitives, allocator, optimizer state
+    first_call_s = {name: timed(variant, 1) for name, variant in variants.items()}  # primitives, compilation
     calibration = max(2, plan.min_steps)
     rate = calibration * batch / timed(variants["ours"], calibration)
     steps = max(plan.min_steps, round(rate * plan.window_s / batch))
@@ -573,7 +573,7 @@ def measure_group(variants: dict[str, Any], batch: int, plan: Plan, sync: Callab
     for r in range(plan.repeats):
         for name in names[r % len(names):] + names[: r % len(names)]:
             rates[name].append(steps * batch / timed(variants[name], steps))
-    return steps, rates
+    return steps, rates, first_call_s
 
 
 def bench_train(plan: Plan, devices: list, out: Out, res: Results) -> None:
@@ -606,14 +606,20 @@ def bench_train(plan: Plan, devices: list, out: Out, res: Results) -> None:
                 }
                 if precision == "fp32" and batch == 64:
                     variants["dataloader"] = DataLoaderLoop(fresh_model(device), imgs, batch, device)
-                steps, rates = measure_group(variants, batch, plan, sync)
+                if batch == 64:  # train.compile: true, timed after its compilation
+                    variants["compiled"] = OursPath(fresh_model(device), packed_t, batch, precision, compile=True)
+                steps, rates, first_call_s = measure_group(variants, batch, plan, sync)
                 group = {"batch": batch, "precision": precision, "steps_per_window": steps,
                          "images_per_s": {k: median(v) for k, v in rates.items()}, "raw": rates,
+                         "first_call_s": first_call_s,
                          "ours_internal_images_per_s": median(variants["ours"].internal[-plan.repeats:])}
                 groups.append(group)
                 ips = group["images_per_s"]
+                compiled = ips.get("compiled")
                 rows.append([f"{batch}", precision + (" (auto)" if precision == auto else ""),
-                             ips["ours"], ips["bare"], ips.get("dataloader"), pct(ips["ours"] / ips["bare"]), steps])
+                             ips["ours"], ips["bare"], ips.get("dataloader"), pct(ips["ours"] / ips["bare"]),
+                             compiled, pct(compiled / ips["ours"]) if compiled else None,
+                             first_call_s.get("compiled"), steps])
                 del variants
         by = {(g["batch"], g["precision"]): g["images_per_s"] for g in groups}
         baseline = by[(64, "fp32")]["dataloader"]
@@ -622,13 +628,18 @@ def bench_train(plan: Plan, devices: list, out: Out, res: Results) -> None:
             "ours_auto_b64_over_dataloader_fp32_b64": by[(64, auto)]["ours"] / baseline,
             "ours_fp32_b64_over_dataloader_fp32_b64": by[(64, "fp32")]["ours"] / baseline,
             "ours_over_bare": {f"b{b}.{p}": v["ours"] / v["bare"] for (b, p), v in by.items()},
+            "compiled_over_ours": {f"b{b}.{p}": v["compiled"] / v["ours"] for (b, p), v in by.items()
+                                   if "compiled" in v},
         }
         data[device.type] = {"groups": groups, **summary}
         out.table(
             f"2. Training throughput on {device_name(device)} (images/s; median of {plan.repeats} windows "
             f"after warm-up; {plan.train_images:,} real dSprites images)",
-            ["batch", "precision", "ours", "bare loop", "DataLoader", "ours/bare", "steps/window"], rows,
-            caption=("ours = vae.train.train_vae as the train stage calls it; DataLoader: FP32, batch 64 only. "
+            ["batch", "precision", "ours", "bare loop", "DataLoader", "ours/bare", "compiled", "compiled/ours",
+             "compile (s)", "steps/window"], rows,
+            caption=("ours = vae.train.train_vae as the train stage calls it; DataLoader: FP32, batch 64 only; "
+                     "compiled = ours with train.compile: true (batch 64 only), compile (s) = its first step, with an empty "
+                     "compiler cache. "
                      "All run PyTorch's defaults, plus on CUDA the cuDNN flags pick_device sets for the stages "
                      "(deterministic kernels, no autotuning)."))
         out.note(f"[bold]ours (auto = {auto}, batch 64) / DataLoader FP32 batch 64 = "
@@ -1211,6 +1222,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.workdir:
         args.workdir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="vae-bench-", dir=args.workdir))
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(work / "inductor")  # compile times as on a fresh machine
     res.meta = {
         "quick": plan.quick, "plan": asdict(plan), "sections": [s for s in SECTIONS if s in selected],
         "git": git_commit(), "python": platform.python_version(), "torch": torch.__version__,

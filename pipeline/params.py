@@ -54,6 +54,7 @@ class TrainParams(_Section):
     log_every: int = Field(default=50, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    compile: bool = False
 
 
 class EvalParams(_Section):

@@ -8,7 +8,6 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-
 from pipeline.artifacts import load_train_images, model_config
 from pipeline.params import Params
 from pipeline.paths import Outputs, atomic_path, repo_root, write_text_atomic
@@ -37,7 +36,7 @@ def run(params: Params, out: Outputs) -> str:
     config = TrainConfig(
         beta=params.beta, steps=params.train.steps, batch_size=params.train.batch_size,
         lr=params.train.lr, log_every=params.train.log_every,
-        precision=resolve_precision(params.train.precision, device),
+        precision=resolve_precision(params.train.precision, device), compile=params.train.compile,
     )
     started = time.perf_counter()
     with training_progress(config.steps, config.batch_size) as on_log:
