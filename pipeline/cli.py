@@ -35,7 +35,7 @@ def user_errors(command: F) -> F:
     @functools.wraps(command)
     def wrapper(*args: object, **kwargs: object) -> object:
         from pipeline.params import ParamsError
-        from pipeline.report import ReportError
+        from pipeline.report_data import ReportError
         from vae.dsprites import DatasetError
         from vae.seeding import DeviceError
 

@@ -21,12 +21,12 @@ import pytest
 
 from pipeline import plotting
 from pipeline.params import parse_params
-from pipeline.report import (
+from pipeline.report import build_report
+from pipeline.report_data import (
     ReportError,
     RunRecord,
     aggregate,
     best_run,
-    build_report,
     kl_rank_matrix,
     mlflow_filter,
     normalised_mutual_information,

@@ -1,0 +1,386 @@
+"""The report's arithmetic on plain values, testable on constructed runs: one MLflow run as a `RunRecord`,
+`aggregate` (runs → one `BetaRow` per β: mean, std, n over seeds), `best_run`, `trend` and the summary
+sentences, `kl_rank_matrix`, `normalised_mutual_information`, the MLflow filter and `summary.csv`'s rows."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pipeline.tracking import EXPERIMENT_NAME, SWEEP_TAG
+
+if TYPE_CHECKING:
+    from mlflow.entities import Run
+
+
+METRICS = ("elbo", "recon", "kl", "mig", "active_units")
+METRIC_NAMES = {
+    "elbo": "ELBO",
+    "recon": "reconstruction",
+    "kl": "KL",
+    "mig": "MIG",
+    "active_units": "active units",
+}
+
+_EPOCH = datetime.fromtimestamp(0, tz=UTC)
+
+
+class ReportError(ValueError):
+    """Nothing to report (no store, no experiment, no matching run) or a bad filter; one line."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One MLflow run as plain values: what aggregation, tables and figures need."""
+
+    run_id: str
+    beta: float
+    seed: int | None
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    exp_name: str | None = None
+    dataset: str | None = None
+    sweep: str | None = None
+    start_time: datetime | None = None
+    name: str = ""
+
+    @classmethod
+    def from_mlflow(cls, run: Run) -> RunRecord | None:
+        """None for a run without a numeric `beta` param (not one of ours)."""
+        params, tags = run.data.params, run.data.tags
+        try:
+            beta = float(params["beta"])
+        except (KeyError, ValueError):
+            return None
+        try:
+            seed: int | None = int(params["seed"])
+        except (KeyError, ValueError):
+            seed = None
+        start = run.info.start_time
+        return cls(
+            run_id=run.info.run_id,
+            beta=beta,
+            seed=seed,
+            metrics=dict(run.data.metrics),
+            exp_name=tags.get("dvc.exp_name"),
+            dataset=params.get("data.dataset"),
+            sweep=tags.get(SWEEP_TAG),
+            start_time=datetime.fromtimestamp(start / 1000, tz=UTC) if start else None,
+            name=run.info.run_name or "",
+        )
+
+    def metric(self, key: str) -> float:
+        value = self.metrics.get(key)
+        return float(value) if value is not None and math.isfinite(value) else math.nan
+
+    @property
+    def kl_per_dim(self) -> list[float]:
+        """`kl_dim.z0`, `kl_dim.z1`, … in dimension order."""
+        found = {}
+        for key, value in self.metrics.items():
+            match = re.fullmatch(r"kl_dim\.z(\d+)", key)
+            if match:
+                found[int(match.group(1))] = float(value)
+        return [found[i] for i in sorted(found)]
+
+    @property
+    def seed_key(self) -> tuple:
+        """Lowest seed first (runs without one last), then the earliest run."""
+        return (self.seed is None, self.seed or 0, self.start_time or _EPOCH, self.run_id)
+
+    @property
+    def sort_key(self) -> tuple:
+        return (self.beta, *self.seed_key)
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Mean and sample standard deviation (ddof 1; NaN for fewer than 2 values) over `n` finite values."""
+
+    mean: float
+    std: float
+    n: int
+
+    @classmethod
+    def of(cls, values: Iterable[float]) -> Stat:
+        finite = [float(v) for v in values if v is not None and math.isfinite(v)]
+        n = len(finite)
+        if n == 0:
+            return cls(math.nan, math.nan, 0)
+        mean = math.fsum(finite) / n
+        std = math.sqrt(math.fsum((v - mean) ** 2 for v in finite) / (n - 1)) if n > 1 else math.nan
+        return cls(mean, std, n)
+
+
+@dataclass(frozen=True)
+class BetaRow:
+    """All runs at one β (every seed, and every run sharing a seed), with per-metric statistics."""
+
+    beta: float
+    runs: tuple[RunRecord, ...]
+    stats: Mapping[str, Stat]
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.runs)
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return tuple(sorted({run.seed for run in self.runs if run.seed is not None}))
+
+
+def aggregate(runs: Iterable[RunRecord], metrics: Sequence[str] = METRICS) -> list[BetaRow]:
+    """Group by β (ascending); each metric's mean/std/n over all the β's runs that have it."""
+    groups: dict[float, list[RunRecord]] = defaultdict(list)
+    for run in runs:
+        groups[run.beta].append(run)
+    rows = []
+    for beta in sorted(groups):
+        members = tuple(sorted(groups[beta], key=lambda r: r.sort_key))
+        rows.append(BetaRow(beta, members, {m: Stat.of(r.metric(m) for r in members) for m in metrics}))
+    return rows
+
+
+def best_run(runs: Iterable[RunRecord]) -> RunRecord | None:
+    """The run with the highest MIG; ties go to the smaller β, then the smaller seed."""
+    scored = [r for r in runs if math.isfinite(r.metric("mig"))]
+    if not scored:
+        return None
+    return min(scored, key=lambda r: (-r.metric("mig"), r.beta, r.seed is None, r.seed or 0, r.run_id))
+
+
+@dataclass(frozen=True)
+class Trend:
+    """How a metric's per-β mean changes from the smallest to the largest β."""
+
+    metric: str
+    betas: tuple[float, ...]
+    means: tuple[float, ...]
+    direction: str  # "rises" | "falls" | "flat"
+    monotone: bool
+    against: tuple[float, float] | None  # the largest β step that goes the other way
+    against_size: float = 0.0  # its absolute change of the mean
+    within_spread: bool | None = None  # smaller than the larger std of its two βs (None: no std known)
+
+    @property
+    def first(self) -> float:
+        return self.means[0]
+
+    @property
+    def last(self) -> float:
+        return self.means[-1]
+
+
+def trend(rows: Sequence[BetaRow], metric: str) -> Trend | None:
+    """Direction from the smallest to the largest β (per-β means); None when fewer than two βs have the metric.
+
+    Monotone means no step between neighbouring βs goes against that direction (equal steps are fine).
+    """
+    points = [(row.beta, row.stats[metric]) for row in rows if math.isfinite(row.stats[metric].mean)]
+    if len(points) < 2:
+        return None
+    change = points[-1][1].mean - points[0][1].mean
+    direction = "rises" if change > 0 else "falls" if change < 0 else "flat"
+    sign = {"rises": 1, "falls": -1, "flat": 0}[direction]
+    worst = None
+    for (b0, s0), (b1, s1) in zip(points, points[1:], strict=False):
+        step = s1.mean - s0.mean
+        size = abs(step) if (sign == 0 and step != 0) or step * sign < 0 else 0.0
+        if size > 0 and (worst is None or size > worst[2]):
+            spreads = [s.std for s in (s0, s1) if math.isfinite(s.std)]
+            worst = ((b0, b1), step, size, (size < max(spreads)) if spreads else None)
+    betas = tuple(b for b, _ in points)
+    means = tuple(s.mean for _, s in points)
+    if worst is None:
+        return Trend(metric, betas, means, direction, True, None)
+    return Trend(metric, betas, means, direction, False, worst[0], worst[2], worst[3])
+
+
+def _b(beta: float) -> str:
+    return f"β={beta:g}"
+
+
+def fmt_value(metric: str, value: float) -> str:
+    if not math.isfinite(value):
+        return "n/a"
+    if metric == "mig":
+        return f"{value:.3f}"
+    if metric == "active_units":
+        return f"{value:.1f}".removesuffix(".0")
+    return f"{value:.1f}"
+
+
+def fmt_stat(metric: str, stat: Stat) -> str:
+    if stat.n == 0:
+        return "–"
+    if stat.n == 1:
+        return fmt_value(metric, stat.mean)
+    return f"{fmt_value(metric, stat.mean)} ± {fmt_value(metric, stat.std)}"
+
+
+_SUBJECTS = {  # subject, plural, unit
+    "kl": ("KL", False, " nats"),
+    "recon": ("Reconstruction error", False, " nats"),
+    "elbo": ("ELBO", False, " nats"),
+    "active_units": ("Active units", True, ""),
+}
+
+
+def trend_sentence(t: Trend) -> str:
+    subject, plural, unit = _SUBJECTS[t.metric]
+    a, b = f"{fmt_value(t.metric, t.first)}{unit}", f"{fmt_value(t.metric, t.last)}{unit}"
+    if t.direction == "flat":
+        verb = "end" if plural else "ends"
+        where = "they start" if plural else "it starts"
+        text = f"{subject} {verb} where {where}: {a} at {_b(t.betas[0])} and at {_b(t.betas[-1])}"
+    else:
+        verb = {"rises": "rise", "falls": "fall"}[t.direction] if plural else t.direction
+        text = f"{subject} {verb} from {a} at {_b(t.betas[0])} to {b} at {_b(t.betas[-1])}"
+    if t.monotone:
+        return f"{text} (monotone: yes)."
+    other = {"rises": "falls", "falls": "rises", "flat": "changes"}[t.direction]
+    other = {"falls": "fall", "rises": "rise", "changes": "change"}[other] if plural else other
+    spread = {True: ", less than the spread over seeds", False: ", more than the spread over seeds", None: ""}
+    return (
+        f"{text} (monotone: no; {'they' if plural else 'it'} {other} by {fmt_value(t.metric, t.against_size)}{unit} "
+        f"between {_b(t.against[0])} and {_b(t.against[1])}{spread[t.within_spread]})."
+    )
+
+
+def summary_sentences(rows: Sequence[BetaRow], best: RunRecord | None) -> list[str]:
+    """What the data shows, computed from it: counts, trends of the per-β means, where MIG peaks."""
+    n_runs = sum(row.n_runs for row in rows)
+    seeds = sorted({s for row in rows for s in row.seeds})
+    text = [
+        f"{n_runs} run{'s' if n_runs != 1 else ''} at {len(rows)} β value{'s' if len(rows) != 1 else ''} "
+        f"({', '.join(f'{row.beta:g}' for row in rows)}), "
+        + (f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}." if seeds else "seeds unknown.")
+    ]
+    shared = [row for row in rows if row.n_runs > len(row.seeds)]
+    if shared:
+        parts = ", ".join(f"{_b(row.beta)} has {row.n_runs} runs over {len(row.seeds)} seed(s)" for row in shared)
+        text.append(f"Some runs share β and seed (they differ in other params) and are averaged together: {parts}.")
+    if len(rows) == 1:
+        text.append(f"Only one β value ({_b(rows[0].beta)}): no trend across β can be measured.")
+    for metric in ("kl", "recon", "elbo", "active_units"):
+        found = trend(rows, metric)
+        if found:
+            text.append(trend_sentence(found))
+    with_mig = [row for row in rows if math.isfinite(row.stats["mig"].mean)]
+    if not with_mig:
+        text.append("No run has a MIG metric yet (run the evaluate stage).")
+    elif len(with_mig) == 1:
+        row = with_mig[0]
+        text.append(f"MIG is {fmt_stat('mig', row.stats['mig'])} at {_b(row.beta)}, the only β with MIG.")
+    else:
+        peak = min(with_mig, key=lambda row: (-row.stats["mig"].mean, row.beta))
+        others = [row for row in with_mig if row is not peak]
+        reference = next((row for row in others if row.beta == 1.0), others[0])
+        stat = peak.stats["mig"]
+        spread = f" ± {fmt_value('mig', stat.std)}, n={stat.n}" if stat.n > 1 else ", n=1"
+        text.append(
+            f"MIG peaks at {_b(peak.beta)} ({fmt_value('mig', stat.mean)}{spread}) "
+            f"vs {fmt_value('mig', reference.stats['mig'].mean)} at {_b(reference.beta)}."
+        )
+    if best is not None:
+        where = f"DVC experiment {best.exp_name}" if best.exp_name else "no DVC experiment name"
+        text.append(
+            f"The best single run by MIG is {_b(best.beta)}, seed {best.seed} "
+            f"(MIG {fmt_value('mig', best.metric('mig'))}; MLflow run {best.run_id}, {where})."
+        )
+    return text
+
+
+def kl_rank_matrix(rows: Sequence[BetaRow]) -> tuple[list[float], np.ndarray, list[int]]:
+    """(βs, β × rank matrix, runs per row): each run's KL per dim sorted high→low, averaged rank-wise.
+
+    Runs with fewer dimensions leave NaN in the ranks they lack; βs with no `kl_dim.*` are left out.
+    """
+    betas, table, counts = [], [], []
+    for row in rows:
+        sorted_runs = [sorted(run.kl_per_dim, reverse=True) for run in row.runs if run.kl_per_dim]
+        if not sorted_runs:
+            continue
+        width = max(len(values) for values in sorted_runs)
+        padded = np.full((len(sorted_runs), width), np.nan)
+        for i, values in enumerate(sorted_runs):
+            padded[i, : len(values)] = values
+        betas.append(row.beta)
+        table.append(np.nanmean(padded, axis=0) if len(sorted_runs) > 1 else padded[0])
+        counts.append(len(sorted_runs))
+    width = max((len(values) for values in table), default=0)
+    matrix = np.full((len(table), width), np.nan)
+    for i, values in enumerate(table):
+        matrix[i, : len(values)] = values
+    return betas, matrix, counts
+
+
+def normalised_mutual_information(details: Mapping[str, Any]) -> tuple[list[str], np.ndarray]:
+    """(factor names, factors × latents matrix of I(z_j; v_k) / H(v_k)), factors with H = 0 left out."""
+    mutual_info = np.asarray(details["mutual_info"], dtype=float)  # latents × factors
+    entropy = np.asarray(details["factor_entropy"], dtype=float)
+    names = list(details.get("factor_names") or [f"factor {k}" for k in range(len(entropy))])
+    if mutual_info.ndim != 2 or mutual_info.shape[1] != len(entropy) or len(names) != len(entropy):
+        raise ValueError(
+            f"mutual_info {mutual_info.shape} does not match {len(entropy)} factor entropies / {len(names)} names"
+        )
+    keep = entropy > 0
+    return [n for n, k in zip(names, keep, strict=True) if k], mutual_info[:, keep].T / entropy[keep][:, None]
+
+
+def _escape_filter_value(what: str, value: str) -> str:
+    if "'" in value or "`" in value:
+        raise ReportError(f"{what} {value!r}: quotes are not allowed in a filter value")
+    return value
+
+
+def mlflow_filter(sweep: str | None = None, dataset: str | None = None, since: datetime | None = None) -> str:
+    """MLflow search syntax for the filters (a naive `since` is local time)."""
+    clauses = []
+    if sweep is not None:
+        clauses.append(f"tags.`{SWEEP_TAG}` = '{_escape_filter_value('sweep', sweep)}'")
+    if dataset is not None:
+        clauses.append(f"params.`data.dataset` = '{_escape_filter_value('dataset', dataset)}'")
+    if since is not None:
+        clauses.append(f"attributes.start_time >= {int(since.timestamp() * 1000)}")
+    return " and ".join(clauses)
+
+
+def describe_filter(sweep: str | None = None, dataset: str | None = None, since: datetime | None = None) -> str:
+    parts = [f"experiment '{EXPERIMENT_NAME}'"]
+    if sweep is not None:
+        parts.append(f"sweep '{sweep}'")
+    if dataset is not None:
+        parts.append(f"dataset '{dataset}'")
+    if since is not None:
+        parts.append(f"started since {since.isoformat(sep=' ', timespec='seconds')}")
+    return ", ".join(parts) if len(parts) > 1 else parts[0] + " (all runs)"
+
+
+def _csv_float(value: float) -> str:
+    return repr(float(value)) if math.isfinite(value) else "nan"
+
+
+def summary_csv_rows(rows: Sequence[BetaRow]) -> list[dict[str, str]]:
+    """One dict per β: beta, n_runs, n_seeds, seeds ('0;1'), then <metric>_mean/_std/_n for each metric."""
+    out = []
+    for row in rows:
+        record = {
+            "beta": _csv_float(row.beta),
+            "n_runs": str(row.n_runs),
+            "n_seeds": str(len(row.seeds)),
+            "seeds": ";".join(map(str, row.seeds)),
+        }
+        for metric in METRICS:
+            stat = row.stats[metric]
+            record[f"{metric}_mean"] = _csv_float(stat.mean)
+            record[f"{metric}_std"] = _csv_float(stat.std)
+            record[f"{metric}_n"] = str(stat.n)
+        out.append(record)
+    return out
