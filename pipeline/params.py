@@ -48,7 +48,7 @@ class ModelParams(_Section):
 
 
 class TrainParams(_Section):
-    steps: int = Field(default=6000, ge=1)
+    steps: int = Field(default=12_000, ge=1)
     batch_size: int = Field(default=64, ge=1)
     lr: float = Field(default=5e-4, gt=0)
     log_every: int = Field(default=50, ge=1)
