@@ -16,9 +16,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# The report shows this sweep's runs only, also when the store holds runs of earlier params.
 run: $(STAMP)
-	vae-pipe sweep
-	vae-pipe report
+	name=make-run-$$(date +%Y%m%d-%H%M%S) && vae-pipe sweep --name $$name && vae-pipe report --sweep $$name
 	@echo
 	@echo "Report:    reports/index.html (open it in a browser)"
 	@echo "MLflow UI: .venv/bin/vae-pipe ui   then http://127.0.0.1:5000"
