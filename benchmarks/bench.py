@@ -725,7 +725,9 @@ def run_workers(jobs: int, threads: int, plan: Plan, work: Path) -> list[dict[st
 
 def bench_threads(plan: Plan, work: Path, out: Out, res: Results) -> None:
     cores = cpu_count()
-    default_jobs = max(1, cores // 2)
+    from pipeline.sweep import default_jobs as sweep_default_jobs
+
+    default_jobs = sweep_default_jobs(cores)
     default = (default_jobs, max(1, cores // default_jobs))
     rows, data = [], {"cores": cores, "sweep_default": list(default), "layouts": []}
     for jobs, threads in thread_layouts(cores):
