@@ -475,7 +475,9 @@ class BareLoop:
 
         self.model, self.images, self.batch = model, images, batch
         self.device = images.device
-        self.dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+        from vae.train import AUTOCAST_DTYPES
+
+        self.dtype = AUTOCAST_DTYPES.get(precision)
         self.optimizer = torch.optim.Adam(model.parameters(), lr=LR)
         self.scaler = torch.amp.GradScaler(self.device.type) if precision == "fp16" else None
         self.generator = torch.Generator(device=self.device).manual_seed(0)

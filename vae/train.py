@@ -37,7 +37,7 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model for training; eager if compilation fails
 
 
-_AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}  # fp32: no autocast
 
 
 def resolve_precision(requested: str, device: torch.device) -> str:
@@ -78,7 +78,7 @@ def train_vae(
     batches = _batch_indices(packed.shape[0], config.batch_size, generator, device)
     sums = torch.zeros(3, device=device)  # loss, recon, kl: summed on the device, read at log points only
     curve: list[CurvePoint] = []
-    autocast_dtype = _AUTOCAST.get(config.precision)
+    autocast_dtype = AUTOCAST_DTYPES.get(config.precision)
     # fp16 gradients underflow without loss scaling; bf16 has FP32's range and needs none.
     scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
     window_start, window_images = time.perf_counter(), 0
