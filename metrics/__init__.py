@@ -1,7 +1,7 @@
 """Evaluation math for the beta-VAE pipeline: pure functions on tensors and arrays."""
 
-from .kl import active_units, gaussian_kl_per_dim, posterior_mean_variance
-from .likelihood import bernoulli_nll, beta_vae_loss, elbo_terms
+from .kl import active_dims, active_units, at_least_float32, gaussian_kl_per_dim, posterior_mean_variance
+from .likelihood import bernoulli_nll, elbo_summary, elbo_terms
 _MIG_NAMES = {"MIGResult", "compute_mig", "factor_entropies", "histogram_discretize", "mutual_info_matrix"}
 
 
@@ -15,10 +15,12 @@ def __getattr__(name: str):
 
 __all__ = [
     "MIGResult",
+    "active_dims",
     "active_units",
+    "at_least_float32",
     "bernoulli_nll",
-    "beta_vae_loss",
     "compute_mig",
+    "elbo_summary",
     "elbo_terms",
     "factor_entropies",
     "gaussian_kl_per_dim",

@@ -7,9 +7,9 @@ import torch
 from torch import Tensor
 
 
-def _at_least_float32(t: Tensor) -> Tensor:
-    # bf16/fp16 lose too much precision in exp(logvar) and in the sum over
-    # latent dims; float64 inputs are kept as they are.
+def at_least_float32(t: Tensor) -> Tensor:
+    """bf16/fp16 lose too much precision in exp(logvar) and in sums over pixels or latent dims;
+    float64 inputs are kept as they are."""
     return t.to(torch.promote_types(t.dtype, torch.float32))
 
 
@@ -22,8 +22,8 @@ def gaussian_kl_per_dim(mu: Tensor, logvar: Tensor) -> Tensor:
     """
     if mu.shape != logvar.shape:
         raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
-    mu = _at_least_float32(mu)
-    logvar = _at_least_float32(logvar)
+    mu = at_least_float32(mu)
+    logvar = at_least_float32(logvar)
     return 0.5 * (mu.square() + logvar.exp() - logvar - 1.0)
 
 
@@ -50,10 +50,16 @@ def posterior_mean_variance(mu: Tensor | np.ndarray) -> np.ndarray:
     return _to_numpy_2d(mu).var(axis=0)
 
 
+def active_dims(variance: np.ndarray, threshold: float = 0.01) -> np.ndarray:
+    """Which latent dims are active (Burda et al., 2016), from `posterior_mean_variance`: Var_x(E_q[z_u | x])
+    above `threshold`. Boolean, shape (latent_dim,)."""
+    return np.asarray(variance, dtype=np.float64) > threshold
+
+
 def active_units(mu: Tensor | np.ndarray, threshold: float = 0.01) -> int:
     """Number of active latent dims (Burda et al., 2016): Var_x(E_q[z_u | x]) > threshold.
 
     Counts how much of the latent capacity a beta-VAE actually uses, which is
     what beta trades off against reconstruction.
     """
-    return int(np.count_nonzero(posterior_mean_variance(mu) > threshold))
+    return int(np.count_nonzero(active_dims(posterior_mean_variance(mu), threshold)))

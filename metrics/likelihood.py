@@ -1,16 +1,12 @@
-"""Bernoulli reconstruction likelihood and the (beta-)ELBO built from it."""
+"""Bernoulli reconstruction likelihood and the ELBO built from it (objectives live in vae.objectives)."""
 
 from __future__ import annotations
 
-import torch
+import numpy as np
 import torch.nn.functional as F
 from torch import Tensor
 
-from .kl import gaussian_kl_per_dim
-
-
-def _at_least_float32(t: Tensor) -> Tensor:
-    return t.to(torch.promote_types(t.dtype, torch.float32))
+from .kl import at_least_float32, gaussian_kl_per_dim
 
 
 def _sum_non_batch(t: Tensor) -> Tensor:
@@ -28,7 +24,7 @@ def bernoulli_nll(logits: Tensor, x: Tensor) -> Tensor:
         raise ValueError(f"logits and x must have the same shape, got {tuple(logits.shape)} and {tuple(x.shape)}")
     if logits.ndim < 1:
         raise ValueError("logits must have a batch dimension")
-    logits = _at_least_float32(logits)
+    logits = at_least_float32(logits)
     x = x.to(logits.dtype)
     nll = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
     return _sum_non_batch(nll)
@@ -47,18 +43,14 @@ def elbo_terms(logits: Tensor, x: Tensor, mu: Tensor, logvar: Tensor) -> dict[st
     return {"recon": recon, "kl": kl, "elbo": -recon - kl}
 
 
-def beta_vae_loss(
-    logits: Tensor, x: Tensor, mu: Tensor, logvar: Tensor, beta: float
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Batch-mean (loss, recon, kl) with loss = recon + beta * kl (Higgins et al., 2017).
+def elbo_summary(recon: np.ndarray, kl_per_example_dim: np.ndarray) -> dict[str, float | np.ndarray]:
+    """Dataset means from per-example terms: ``recon`` (NLL, shape (N,)) and KL per example and latent
+    dimension (N, D). Returns ``elbo``, ``recon``, ``kl`` (nats per image, float64) and ``kl_per_dim`` (D,).
 
-    beta multiplies the KL of the summed-over-pixels likelihood as in the
-    papers, not a per-pixel-normalised one, so beta values are comparable with
-    published ones; beta = 1 gives the negative ELBO, beta = 0 a plain autoencoder.
+    Averaged over examples before summing dimensions, so the KL carried by each dimension and the total
+    are the same numbers.
     """
-    if beta < 0:
-        raise ValueError(f"beta must be >= 0, got {beta}")
-    terms = elbo_terms(logits, x, mu, logvar)
-    recon = terms["recon"].mean()
-    kl = terms["kl"].mean()
-    return recon + beta * kl, recon, kl
+    recon = np.asarray(recon, dtype=np.float64)
+    kl_per_dim = np.asarray(kl_per_example_dim, dtype=np.float64).mean(axis=0)
+    recon_mean, kl = float(recon.mean()), float(kl_per_dim.sum())
+    return {"elbo": -(recon_mean + kl), "recon": recon_mean, "kl": kl, "kl_per_dim": kl_per_dim}

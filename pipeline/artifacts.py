@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pipeline.params import Params
 from pipeline.paths import Outputs
 from vae.checkpoint import load_model
 from vae.dsprites import load_dsprites_packed
@@ -19,10 +18,6 @@ from vae.model import VAE, ModelConfig
 class HeldOut:
     images: np.ndarray  # packed, (n_test, 512) uint8
     factors: np.ndarray  # latents_classes of the held-out images, (n_test, 6)
-
-
-def model_config(params: Params) -> ModelConfig:
-    return ModelConfig(**params.model.model_dump())
 
 
 def load_train_images(out: Outputs, chunk: int = 65_536) -> np.ndarray:
@@ -42,7 +37,7 @@ def load_held_out(out: Outputs) -> HeldOut:
         return HeldOut(split["test_images"], split["test_factors"])
 
 
-def load_trained(out: Outputs, device: torch.device) -> tuple[VAE, str]:
-    """The trained model and its weights digest (its identity in MLflow)."""
+def load_trained(out: Outputs, device: torch.device) -> VAE:
+    """The trained model, rebuilt from the config in its model card."""
     card = json.loads(out.model_card.read_text())
-    return load_model(out.model, ModelConfig(**card["config"]), device), card["digest"]
+    return load_model(out.model, ModelConfig(**card["config"]), device)

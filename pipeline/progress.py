@@ -14,10 +14,8 @@ console = Console(stderr=True)
 
 
 def _describe(point: CurvePoint) -> str:
-    return (
-        f"loss {point.loss:8.2f}  recon {point.recon:8.2f}  kl {point.kl:6.2f}  "
-        f"{point.images_per_s:6.0f} img/s"
-    )
+    terms = "  ".join(f"{name} {value:8.2f}" for name, value in point.terms.items())
+    return f"{terms}  {point.images_per_s:6.0f} img/s"
 
 
 @contextmanager

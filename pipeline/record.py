@@ -1,61 +1,105 @@
-"""Make MLflow match what DVC holds for an experiment, from the experiment's own committed outputs.
+"""The one recording path: which stage output becomes which MLflow artifact, metric or step metric.
 
-Needed because DVC can finish an experiment without running any stage (run-cache), and because a run
-could have been logged into another store: the experiment's outputs are the truth, the run their record.
+Stages only write files and then call `record_stage`. After a sweep, `record_experiment` makes MLflow
+match what DVC holds for an experiment through the same mapping, from the experiment's committed outputs:
+DVC can finish an experiment without running any stage (run-cache), so the outputs are the truth and the
+run is their record.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import yaml
 
-from pipeline.params import PARAMS_FILE, flatten, parse_params
-from pipeline.paths import Outputs
+from pipeline.params import PARAMS_FILE, Params, flatten, parse_params
+from pipeline.paths import Outputs, repo_root
 from pipeline.tracking import SWEEP_TAG, ModelRun
 
+if TYPE_CHECKING:
+    from dvc.api import DVCFileSystem
 
-def record_experiment(root: Path, name: str, rev: str, sweep: str | None = None) -> str:
-    """Find or create the MLflow run of experiment `name` (commit `rev`), fill in what it lacks, tag it."""
-    import dvc.api
+Stage = Literal["train", "evaluate", "plot"]
+RECORDED_STAGES: tuple[Stage, ...] = ("train", "evaluate", "plot")
+ARTIFACT_DIRS: dict[Stage, str] = {"train": "model", "evaluate": "eval", "plot": "plots"}
+CURVE_PREFIX = "train."  # step metrics: train.loss, train.recon, ... (one per column of curves.csv)
+_NAMES = Outputs(Path())
+DETAILS_ARTIFACT = f"{ARTIFACT_DIRS['evaluate']}/{_NAMES.details.name}"
 
-    def read(path: Path, mode: str = "r"):
-        return dvc.api.read(str(path.relative_to(out.root)), repo=str(root), rev=rev, mode=mode)
 
-    out = Outputs(root)
-    params = parse_params(yaml.safe_load(read(root / PARAMS_FILE)), f"{PARAMS_FILE}@{name}")
-    card = json.loads(read(out.model_card))
-    tags = {"dvc.exp_name": name, "dvc.exp_rev": rev}
-    if sweep:
-        tags[SWEEP_TAG] = sweep
-    run = ModelRun.open(root, card["digest"], params, tags)
-    run.log_curves(csv.DictReader(io.StringIO(read(out.curves))))
-    run.log_metrics(flatten(json.loads(read(out.metrics))))
-    if not run.has_artifacts("plots"):
-        with tempfile.TemporaryDirectory() as tmp:
-            staged = Outputs(Path(tmp))
-            groups = {
-                "model": [out.model, out.model_card, out.curves],
-                "eval": [out.metrics, out.details],
-                "plots": [out.plots / figure for figure in _figures(root, rev)],
-            }
-            for artifact_path, paths in groups.items():
-                local = []
-                for path in paths:
-                    target = staged.root / path.relative_to(out.root)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(read(path, mode="rb"))
-                    local.append(target)
-                run.log_artifacts(local, artifact_path)
+def figure_artifact(name: str) -> str:
+    """The artifact path of a figure the plot stage wrote (e.g. `reconstructions.png`)."""
+    return f"{ARTIFACT_DIRS['plot']}/{name}"
+
+
+def stage_files(out: Outputs, stage: Stage) -> list[Path]:
+    """The files of a stage that travel to MLflow, all under ARTIFACT_DIRS[stage]."""
+    if stage == "train":
+        return [out.model, out.model_card, out.curves]
+    if stage == "evaluate":
+        return [out.metrics, out.details]
+    return sorted(out.plots.glob("*.png"))
+
+
+def model_digest(out: Outputs) -> str:
+    """The trained model's identity in MLflow, from its model card."""
+    return json.loads(out.model_card.read_text())["digest"]
+
+
+def log_stage(run: ModelRun, out: Outputs, stage: Stage, *, keep_present: bool = False) -> None:
+    """Log what `stage` wrote under `out` into `run`: idempotent, so a retry or repair adds nothing twice.
+    `keep_present` leaves a stage's artifacts alone when the run already has some."""
+    if stage == "train":
+        card = json.loads(out.model_card.read_text())
+        with out.curves.open(newline="") as handle:
+            run.log_curves(csv.DictReader(handle), prefix=CURVE_PREFIX)
+        run.log_metrics({"train.seconds": card["train_seconds"], "train.images_per_s": card["images_per_s"]})
+    elif stage == "evaluate":
+        run.log_metrics(flatten(json.loads(out.metrics.read_text())))
+    directory = ARTIFACT_DIRS[stage]
+    if not (keep_present and run.has_artifacts(directory)):
+        run.log_artifacts(stage_files(out, stage), directory)
+
+
+def record_stage(params: Params, out: Outputs, stage: Stage) -> str:
+    """What a stage calls after writing its outputs; returns the MLflow run id."""
+    run = ModelRun.open(repo_root(), model_digest(out), params)
+    log_stage(run, out, stage)
     return run.run_id
 
 
-def _figures(root: Path, rev: str) -> list[str]:
+def record_experiment(root: Path, name: str, rev: str, sweep: str | None = None) -> str:
+    """Find or create the MLflow run of DVC experiment `name` (commit `rev`), fill in what it lacks, tag it."""
     from dvc.api import DVCFileSystem
 
     fs = DVCFileSystem(str(root), rev=rev)
-    return sorted(Path(p).name for p in fs.find("plots") if p.endswith(".png"))
+    params = parse_params(yaml.safe_load(fs.cat_file(PARAMS_FILE)), f"{PARAMS_FILE}@{name}")
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = Outputs(Path(tmp))
+        for path in (staged.model_card, staged.curves, staged.metrics):
+            _fetch(fs, staged, path)
+        tags = {"dvc.exp_name": name, "dvc.exp_rev": rev} | ({SWEEP_TAG: sweep} if sweep else {})
+        run = ModelRun.open(root, model_digest(staged), params, tags)
+        for stage in RECORDED_STAGES:
+            if not run.has_artifacts(ARTIFACT_DIRS[stage]):
+                if stage == "plot":
+                    fs.get(_relative(staged, staged.plots), str(staged.plots), recursive=True)
+                for path in stage_files(staged, stage):
+                    _fetch(fs, staged, path)
+            log_stage(run, staged, stage, keep_present=True)
+    return run.run_id
+
+
+def _relative(staged: Outputs, path: Path) -> str:
+    return path.relative_to(staged.root).as_posix()
+
+
+def _fetch(fs: DVCFileSystem, staged: Outputs, path: Path) -> None:
+    """Copy one output of the experiment into the staging folder (once)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fs.get_file(_relative(staged, path), str(path))

@@ -26,7 +26,6 @@ STORE_FILE = "mlflow.db"
 ARTIFACT_DIR = "mlruns"
 MODEL_KEY_TAG = "vae_pipe.model_digest"
 SWEEP_TAG = "vae_pipe.sweep"
-_BATCH = 1000  # MLflow accepts at most 1000 metrics per log_batch call
 
 
 def tracking_uri(root: Path) -> str:
@@ -74,9 +73,10 @@ def _git_commit() -> str | None:
     return done.stdout.strip() or None
 
 
-def run_tags(params: Params) -> dict[str, str]:
-    """Tags that tie a run back to git and DVC (`vae-pipe sweep` adds the sweep's name afterwards)."""
-    tags = {"beta": f"{params.beta:g}", "seed": str(params.seed)}
+def run_tags() -> dict[str, str]:
+    """Tags that tie a run back to git and DVC (`vae-pipe sweep` adds the sweep's name afterwards);
+    β and the seed are params, not tags."""
+    tags: dict[str, str] = {}
     commit = _git_commit()
     if commit:
         tags["git.commit"] = commit
@@ -116,7 +116,7 @@ class ModelRun:
             run = cls(mlflow_client, created.info.run_id)
             mlflow_client.set_terminated(run.run_id, "FINISHED")
         run.log_params(params.flat())
-        run.set_tags({**run_tags(params), **(tags or {})})
+        run.set_tags({**run_tags(), **(tags or {})})
         return run
 
     def has_artifacts(self, artifact_path: str) -> bool:
@@ -137,8 +137,7 @@ class ModelRun:
                 fresh.append(Param(key, text))
             elif logged[key] != text:
                 changed[f"params.changed.{key}"] = text
-        for start in range(0, len(fresh), 100):
-            self.client.log_batch(self.run_id, params=fresh[start : start + 100])
+        self.client.log_batch(self.run_id, params=fresh)  # MLflow splits it into allowed batch sizes
         self.set_tags(changed)
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
@@ -154,8 +153,7 @@ class ModelRun:
         current = self._current().metrics
         now = int(time.time() * 1000)
         fresh = [Metric(k, float(v), now, 0) for k, v in values.items() if current.get(k) != float(v)]
-        for start in range(0, len(fresh), _BATCH):
-            self.client.log_batch(self.run_id, metrics=fresh[start : start + _BATCH])
+        self.client.log_batch(self.run_id, metrics=fresh)
 
     def log_curves(self, rows: Iterable[Mapping[str, float]], step_key: str = "step", prefix: str = "train.") -> None:
         """Training curves as step metrics, logged once per run (a re-run of the same model adds nothing)."""
@@ -174,8 +172,7 @@ class ModelRun:
             for key, value in row.items()
             if key != step_key
         ]
-        for start in range(0, len(metrics), _BATCH):
-            self.client.log_batch(self.run_id, metrics=metrics[start : start + _BATCH])
+        self.client.log_batch(self.run_id, metrics=metrics)
 
     def log_artifacts(self, paths: Iterable[Path], artifact_path: str) -> None:
         for path in paths:

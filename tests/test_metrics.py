@@ -12,10 +12,11 @@ from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from metrics import (
     MIGResult,
+    active_dims,
     active_units,
     bernoulli_nll,
-    beta_vae_loss,
     compute_mig,
+    elbo_summary,
     elbo_terms,
     factor_entropies,
     gaussian_kl_per_dim,
@@ -163,35 +164,24 @@ def test_elbo_terms():
     assert torch.all(t["kl"] >= 0)
 
 
-def test_beta_vae_loss_beta_zero_and_linearity():
+def test_elbo_terms_reject_mismatched_batches():
     logits, x, mu, logvar = _batch()
-    t = elbo_terms(logits, x, mu, logvar)
-    loss0, recon, kl = beta_vae_loss(logits, x, mu, logvar, beta=0.0)
-    assert loss0.shape == recon.shape == kl.shape == ()
-    torch.testing.assert_close(loss0, recon)
-    torch.testing.assert_close(recon, t["recon"].mean())
-    torch.testing.assert_close(kl, t["kl"].mean())
-    # beta = 1 is exactly the negative mean ELBO: beta is not rescaled per pixel.
-    loss1, _, _ = beta_vae_loss(logits, x, mu, logvar, beta=1.0)
-    torch.testing.assert_close(loss1, -t["elbo"].mean())
-    for beta in (0.5, 4.0, 16.0):
-        loss_b, _, _ = beta_vae_loss(logits, x, mu, logvar, beta=beta)
-        torch.testing.assert_close(loss_b, recon + beta * kl)
-    l2, l4, l6 = (beta_vae_loss(logits, x, mu, logvar, beta=b)[0] for b in (2.0, 4.0, 6.0))
-    torch.testing.assert_close(l6 - l4, l4 - l2)
-
-
-def test_beta_vae_loss_backprops_and_validates():
-    logits, x, mu, logvar = _batch()
-    for t in (logits, mu, logvar):
-        t.requires_grad_(True)
-    loss, _, _ = beta_vae_loss(logits, x, mu, logvar, beta=4.0)
-    loss.backward()
-    assert all(t.grad is not None and torch.isfinite(t.grad).all() for t in (logits, mu, logvar))
-    with pytest.raises(ValueError, match="beta"):
-        beta_vae_loss(logits, x, mu, logvar, beta=-1.0)
     with pytest.raises(ValueError, match="batch"):
         elbo_terms(logits, x, mu[:3], logvar[:3])
+
+
+def test_elbo_summary_hand_checked():
+    recon = np.array([10.0, 20.0])  # mean 15
+    kl = np.array([[1.0, 0.0, 2.0], [3.0, 0.0, 4.0]])  # per dim (2, 0, 3), total 5
+    got = elbo_summary(recon, kl)
+    assert got["recon"] == 15.0 and got["kl"] == 5.0 and got["elbo"] == -20.0
+    np.testing.assert_array_equal(got["kl_per_dim"], [2.0, 0.0, 3.0])
+
+
+def test_active_dims_is_a_strict_threshold_on_the_variance():
+    np.testing.assert_array_equal(active_dims(np.array([0.0, 0.01, 0.02, 5.0]), 0.01), [False, False, True, True])
+    mu = np.stack([np.zeros(50), np.linspace(-1, 1, 50), 0.01 * np.linspace(-1, 1, 50)], axis=1)
+    assert active_units(mu, 0.01) == int(active_dims(posterior_mean_variance(mu), 0.01).sum()) == 1
 
 
 # ----------------------------------------------------------------------------- MIG

@@ -9,6 +9,7 @@ import torch
 from vae.batches import iterate, to_device, unpack
 from vae.checkpoint import load_model, save_weights, weights_digest
 from vae.model import VAE, ModelConfig
+from vae.objectives import BetaVAE
 from vae.seeding import seed_everything
 from vae.train import TrainConfig, train_vae
 
@@ -41,8 +42,10 @@ def test_unpack_matches_numpy():
 def _train(seed: int, steps: int = 12, compile: bool = False) -> tuple[VAE, list]:
     _, packed = _packed_blobs(64)
     generator = seed_everything(seed)
-    model = VAE(ModelConfig(latent_dim=4, hidden_dim=32))
-    config = TrainConfig(beta=4.0, steps=steps, batch_size=16, lr=1e-3, log_every=4, compile=compile)
+    model = VAE(ModelConfig(arch="conv", latent_dim=4, hidden_dim=32))
+    config = TrainConfig(
+        objective=BetaVAE(beta=4.0), steps=steps, batch_size=16, lr=1e-3, log_every=4, precision="fp32", compile=compile
+    )
     curve = train_vae(model, torch.from_numpy(packed), config, generator)
     return model, curve
 
@@ -50,14 +53,14 @@ def _train(seed: int, steps: int = 12, compile: bool = False) -> tuple[VAE, list
 def test_training_is_deterministic_for_a_seed():
     (a, curve_a), (b, curve_b), (c, _) = _train(0), _train(0), _train(1)
     assert weights_digest(a) == weights_digest(b)
-    assert [p.loss for p in curve_a] == [p.loss for p in curve_b]
+    assert [p.terms['loss'] for p in curve_a] == [p.terms['loss'] for p in curve_b]
     assert weights_digest(a) != weights_digest(c)
     assert [p.step for p in curve_a] == [4, 8, 12]
 
 
 def test_training_lowers_the_loss():
     _, curve = _train(0, steps=60)
-    assert curve[-1].loss < 0.5 * curve[0].loss
+    assert curve[-1].terms['loss'] < 0.5 * curve[0].terms['loss']
 
 
 def test_compiled_training_trains_the_model_itself():
@@ -65,7 +68,7 @@ def test_compiled_training_trains_the_model_itself():
     torch._dynamo.utils.counters.clear()
     model, curve = _train(0, steps=60, compile=True)
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1  # it really ran compiled
-    assert curve[-1].loss < 0.5 * curve[0].loss
+    assert curve[-1].terms['loss'] < 0.5 * curve[0].terms['loss']
     eager, _ = _train(0, steps=2)
     assert model.state_dict().keys() == eager.state_dict().keys()  # saved weights load into a plain VAE
 
@@ -80,7 +83,7 @@ def test_compile_failure_falls_back_to_eager(monkeypatch):
     fallback, fallback_curve = _train(0, compile=True)
     eager, eager_curve = _train(0)
     assert weights_digest(fallback) == weights_digest(eager)
-    assert [p.loss for p in fallback_curve] == [p.loss for p in eager_curve]
+    assert [p.terms['loss'] for p in fallback_curve] == [p.terms['loss'] for p in eager_curve]
 
 
 def test_weights_roundtrip_without_pickled_code(tmp_path):

@@ -19,6 +19,11 @@ def test_repo_params_are_valid_and_carry_the_contract_names():
     assert params == Params.model_validate(params.model_dump())
 
 
+def test_schema_defaults_are_the_checked_in_params():
+    """One config source: a missing key means exactly what params.yaml says."""
+    assert Params() == load_params(REPO_PARAMS)
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [

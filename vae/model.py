@@ -13,11 +13,12 @@ IMAGE_SHAPE = (1, 64, 64)
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """What it takes to rebuild a saved model: stored next to its weights."""
+    """What it takes to rebuild a saved model: stored next to its weights. No defaults here: params.yaml
+    and its schema hold them, and pipeline.configs builds this from the validated params."""
 
-    arch: Literal["conv", "mlp"] = "conv"
-    latent_dim: int = 10
-    hidden_dim: int = 256
+    arch: Literal["conv", "mlp"]
+    latent_dim: int
+    hidden_dim: int
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -122,8 +123,12 @@ class VAE(nn.Module):
     def decode(self, z: Tensor) -> Tensor:
         return self.decoder(z)
 
+    @staticmethod
+    def sample_posterior(mu: Tensor, logvar: Tensor) -> Tensor:
+        """z ~ q(z|x) by the reparameterisation trick (differentiable in μ and log σ²)."""
+        return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Returns (logits, μ, log σ²) with z drawn by the reparameterisation trick."""
+        """Returns (logits, μ, log σ²) with z drawn from the posterior."""
         mu, logvar = self.encode(x)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-        return self.decode(z), mu, logvar
+        return self.decode(self.sample_posterior(mu, logvar)), mu, logvar

@@ -3,38 +3,42 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from metrics.likelihood import beta_vae_loss
 from vae.batches import unpack
 from vae.model import VAE
+from vae.objectives import Objective
 from vae.seeding import DeviceError
 
 
 @dataclass(frozen=True)
 class CurvePoint:
-    """Means over the `log_every` steps that end at `step`."""
+    """Means of the objective's terms over the `log_every` steps that end at `step`."""
 
     step: int
-    loss: float
-    recon: float
-    kl: float
+    terms: Mapping[str, float]  # `loss` first, then the objective's own terms
     images_per_s: float
+
+    def row(self) -> dict[str, float]:
+        """One row of models/curves.csv: step, the terms, images/s."""
+        return {"step": self.step, **self.terms, "images_per_s": self.images_per_s}
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    beta: float
+    """Built from validated params by pipeline.configs; no defaults of its own that could drift."""
+
+    objective: Objective
     steps: int
     batch_size: int
     lr: float
     log_every: int
-    precision: str = "fp32"  # fp32 | bf16 | fp16: the forward pass's autocast dtype; weights stay FP32
-    compile: bool = False  # torch.compile the model for training; eager if compilation fails
+    precision: str  # fp32 | bf16 | fp16 (resolved, never auto): the forward pass's autocast dtype
+    compile: bool  # torch.compile the model for training; eager if compilation fails
 
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}  # fp32: no autocast
@@ -69,14 +73,14 @@ def train_vae(
     generator: torch.Generator,
     on_log: Callable[[CurvePoint], None] = lambda point: None,
 ) -> list[CurvePoint]:
-    """Adam on recon + β·KL; returns the training curve (also streamed to `on_log`)."""
+    """Adam on the config's objective; returns the training curve (also streamed to `on_log`)."""
     device = packed.device
     model.to(device).train()
     # One fused kernel per step instead of several per parameter tensor: a few % of a CPU step.
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type in ("cpu", "cuda"))
     forward = torch.compile(model) if config.compile else model  # shares model's weights; saved as model
     batches = _batch_indices(packed.shape[0], config.batch_size, generator, device)
-    sums = torch.zeros(3, device=device)  # loss, recon, kl: summed on the device, read at log points only
+    sums: Tensor | None = None  # the objective's terms, summed on the device, read at log points only
     curve: list[CurvePoint] = []
     autocast_dtype = AUTOCAST_DTYPES.get(config.precision)
     # fp16 gradients underflow without loss scaling; bf16 has FP32's range and needs none.
@@ -88,22 +92,23 @@ def train_vae(
             x = unpack(packed[next(batches)])
             with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
                 logits, mu, logvar = forward(x)
-            # The loss and the KL are reduced in FP32 (metrics casts low-precision inputs up).
-            loss, recon, kl = beta_vae_loss(logits, x, mu, logvar, config.beta)
+            # The terms are reduced in FP32 (metrics casts low-precision inputs up).
+            terms = config.objective.terms(logits, x, mu, logvar)
             optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
+            scaler.scale(terms["loss"]).backward()
             scaler.step(optimizer)
             scaler.update()
-            sums += torch.stack([loss.detach(), recon.detach(), kl.detach()])
+            values = torch.stack([value.detach() for value in terms.values()])
+            sums = values if sums is None else sums + values
             window_images += x.shape[0]
             if step % config.log_every == 0 or step == config.steps:
                 n_steps = step - (curve[-1].step if curve else 0)
-                loss_mean, recon_mean, kl_mean = (sums / n_steps).tolist()
+                means = dict(zip(terms, (sums / n_steps).tolist()))
                 elapsed = time.perf_counter() - window_start
-                point = CurvePoint(step, loss_mean, recon_mean, kl_mean, window_images / max(elapsed, 1e-9))
+                point = CurvePoint(step, means, window_images / max(elapsed, 1e-9))
                 curve.append(point)
                 on_log(point)
-                sums.zero_()
+                sums = None
                 window_start, window_images = time.perf_counter(), 0
     model.eval()
     return curve

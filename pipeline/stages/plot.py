@@ -10,11 +10,12 @@ import torch
 from pipeline import plotting
 from pipeline.artifacts import load_held_out, load_trained
 from pipeline.params import Params
-from pipeline.paths import Outputs, repo_root
-from pipeline.tracking import ModelRun
+from pipeline.paths import Outputs
+from pipeline.record import record_stage
 from vae.batches import to_device, unpack
 from vae.model import VAE
 from vae.seeding import pick_device, seed_everything
+
 
 def _images(logits: torch.Tensor) -> np.ndarray:
     return torch.sigmoid(logits.float()).squeeze(1).cpu().numpy()
@@ -46,7 +47,7 @@ def model_figures(model: VAE, held_out: torch.Tensor, kl_per_dim: list[float], p
 def run(params: Params, out: Outputs) -> list[str]:
     seed_everything(params.seed)
     device = pick_device(params.train.device)
-    model, digest = load_trained(out, device)
+    model = load_trained(out, device)
     details = json.loads(out.details.read_text())
     test_images = load_held_out(out).images
     # Evenly spaced over the held-out rows, which are in dataset order: every shape and scale shows up.
@@ -58,7 +59,7 @@ def run(params: Params, out: Outputs) -> list[str]:
         plotting.save(fig, out.plots / name)
         written.append(name)
 
-    active = np.asarray(details["posterior_mean_variance"]) > params.eval.active_threshold
+    active = np.asarray(details["active"], dtype=bool)
     plotting.save(plotting.kl_per_dimension(details["kl_per_dim"], params.beta, active), out.plots / "kl_per_dim.png")
     curve = np.genfromtxt(out.curves, delimiter=",", names=True, ndmin=1)
     plotting.save(
@@ -66,8 +67,6 @@ def run(params: Params, out: Outputs) -> list[str]:
         out.plots / "training_curves.png",
     )
     written += ["kl_per_dim.png", "training_curves.png"]
-
-    run = ModelRun.open(repo_root(), digest, params)
-    run.log_artifacts([out.plots / name for name in written], "plots")
+    record_stage(params, out, "plot")
     return written
 

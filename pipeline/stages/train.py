@@ -5,26 +5,27 @@ from __future__ import annotations
 import csv
 import json
 import time
-from dataclasses import asdict
 from pathlib import Path
 
-from pipeline.artifacts import load_train_images, model_config
+from pipeline.artifacts import load_train_images
+from pipeline.configs import model_config, train_config
 from pipeline.params import Params
-from pipeline.paths import Outputs, atomic_path, repo_root, write_text_atomic
+from pipeline.paths import Outputs, atomic_path, write_text_atomic
 from pipeline.progress import training_progress
-from pipeline.tracking import ModelRun
+from pipeline.record import record_stage
 from vae.batches import to_device
 from vae.checkpoint import save_weights, weights_digest
 from vae.model import VAE
 from vae.seeding import pick_device, seed_everything
-from vae.train import CurvePoint, TrainConfig, resolve_precision, train_vae
+from vae.train import CurvePoint, train_vae
 
 
 def write_curves(path: Path, curve: list[CurvePoint]) -> None:
+    rows = [point.row() for point in curve]
     with atomic_path(path) as tmp, tmp.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(asdict(curve[0])))
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(asdict(point) for point in curve)
+        writer.writerows(rows)
 
 
 def run(params: Params, out: Outputs) -> str:
@@ -33,11 +34,7 @@ def run(params: Params, out: Outputs) -> str:
     device = pick_device(params.train.device)
     train_images = load_train_images(out)
     model = VAE(model_config(params))
-    config = TrainConfig(
-        beta=params.beta, steps=params.train.steps, batch_size=params.train.batch_size,
-        lr=params.train.lr, log_every=params.train.log_every,
-        precision=resolve_precision(params.train.precision, device), compile=params.train.compile,
-    )
+    config = train_config(params, device)
     started = time.perf_counter()
     with training_progress(config.steps, config.batch_size) as on_log:
         curve = train_vae(model, to_device(train_images, device), config, generator, on_log)
@@ -49,7 +46,7 @@ def run(params: Params, out: Outputs) -> str:
     write_curves(out.curves, curve)
     card = {
         "digest": digest,
-        "config": model_config(params).to_dict(),
+        "config": model.config.to_dict(),
         "params": params.flat(),
         "device": str(device),
         "precision": config.precision,
@@ -57,9 +54,5 @@ def run(params: Params, out: Outputs) -> str:
         "images_per_s": round(config.steps * config.batch_size / seconds, 1),
     }
     write_text_atomic(out.model_card, json.dumps(card, indent=2) + "\n")
-
-    run = ModelRun.open(repo_root(), digest, params)
-    run.log_curves(asdict(point) for point in curve)
-    run.log_metrics({"train.seconds": seconds, "train.images_per_s": card["images_per_s"]})
-    run.log_artifacts([out.model, out.model_card, out.curves], "model")
+    record_stage(params, out, "train")
     return digest
