@@ -92,6 +92,8 @@ def test_weights_roundtrip_without_pickled_code(tmp_path):
     save_weights(model, path)
     loaded = load_model(path, model.config)
     assert weights_digest(loaded) == weights_digest(model)
+    save_weights(model, tmp_path / "again.pt")
+    assert (tmp_path / "again.pt").read_bytes() == path.read_bytes()  # bytes do not depend on the file name
     torch.save({"evil": object()}, tmp_path / "pickled.pt")
     with pytest.raises(Exception, match="Weights only load failed"):
         load_model(tmp_path / "pickled.pt", model.config)

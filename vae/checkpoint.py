@@ -20,7 +20,10 @@ def weights_digest(model: VAE) -> str:
 
 
 def save_weights(model: VAE, path: Path) -> None:
-    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, path)
+    """Through a file handle, so torch names the archive inside `archive`, not after the (temporary)
+    file name: equal weights give equal bytes, and DVC sees an unchanged model as unchanged."""
+    with path.open("wb") as handle:
+        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, handle)
 
 
 def load_model(path: Path, config: ModelConfig, device: torch.device | str = "cpu") -> VAE:
