@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: run test setup system-deps clean-venv
+.PHONY: run test test-fast lint format setup system-deps clean-venv
 
 setup: $(STAMP)
 
@@ -23,8 +23,23 @@ run: $(STAMP)
 	@echo "Report:    reports/index.html (open it in a browser)"
 	@echo "MLflow UI: .venv/bin/vae-pipe ui   then http://127.0.0.1:5000"
 
+# The full suite (CI). Before a commit, or in a tight loop, `make test-fast` (< 1 min): unit tests only,
+# no DVC queue, no end-to-end pipeline, no browser.
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not e2e and not browser"
+
+# ruff (lint + format check) and the import-layer contract (pipeline → vae → metrics, pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 # Debian's chromium for the browser tests, installed when missing and we are root; elsewhere those tests
 # skip with the reason (under CI=true a missing browser fails them instead).
