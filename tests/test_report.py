@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import subprocess
+import sys
 import time
 from datetime import datetime
 from html.parser import HTMLParser
@@ -28,11 +30,11 @@ from pipeline.report_data import (
     aggregate,
     best_run,
     kl_rank_matrix,
-    mlflow_filter,
     normalised_mutual_information,
     summary_sentences,
     trend,
 )
+from pipeline.report_runs import mlflow_filter
 from pipeline.tracking import SWEEP_TAG, ModelRun
 from tests.browser import image_widths, require_chromium, screenshot
 
@@ -295,6 +297,13 @@ def test_filters_use_mlflow_syntax():
     assert mlflow_filter() == ""
     with pytest.raises(ReportError, match="quotes"):
         mlflow_filter(sweep="it's")
+
+
+def test_the_arithmetic_imports_no_mlflow():
+    """report_data stays pure: MLflow runs become RunRecords in report_runs, not here."""
+    check = "import sys, pipeline.report_data; print(sorted(m for m in sys.modules if m.split('.')[0] == 'mlflow'))"
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 # ------------------------------------------------------------------------------------ real MLflow store
