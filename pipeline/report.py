@@ -1,7 +1,7 @@
 """`vae-pipe report`: the experiment's MLflow runs → `reports/index.html` (figures, tables, text) + `summary.csv`.
 
 Split so the arithmetic can be tested on constructed runs: `pipeline.report_data` (pure: runs → per-β rows,
-trends, sentences, CSV rows), `pipeline.report_html` (the page from those values),
+trends, sentences, CSV rows), `pipeline.report_html` (the page from those values, a Jinja2 template),
 `pipeline.report_figures` (matplotlib from plain numbers) and `pipeline.report_runs` (MLflow search → runs).
 This one does the rest of the I/O: `build_report` downloads each β's images and the best run's MI matrix
 and writes everything into a temp folder beside `out_dir`, swapped in only at the end.

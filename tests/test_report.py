@@ -36,7 +36,7 @@ from pipeline.report_data import (
 )
 from pipeline.report_runs import mlflow_filter
 from pipeline.tracking import SWEEP_TAG, ModelRun
-from tests.browser import image_widths, require_chromium, screenshot
+from tests.browser import evaluate, image_widths, open_page, require_chromium, screenshot
 
 # (beta, seed, lr, kl, recon, mig, active_units); elbo = -(recon + kl)
 MAIN = [
@@ -416,6 +416,44 @@ def test_no_store_is_a_one_line_error(tmp_path):
         build_report(tmp_path, tmp_path / "reports")
     assert "\n" not in str(error.value)
     assert not (tmp_path / "mlflow.db").exists()
+
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def hostile_report(tmp_path_factory) -> Path:
+    """index.html of a run whose name, tags, dataset param and sweep name are all `SCRIPT`."""
+    from pipeline.tracking import client, experiment_id
+
+    root = tmp_path_factory.mktemp("hostile")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        mlflow_client = client(root)
+        run = mlflow_client.create_run(
+            experiment_id(mlflow_client, root), run_name=SCRIPT, tags={SWEEP_TAG: SCRIPT, "dvc.exp_name": SCRIPT}
+        )
+        for key, value in {"beta": "1.0", "seed": "0", "data.dataset": SCRIPT}.items():
+            mlflow_client.log_param(run.info.run_id, key, value)
+        mlflow_client.log_metric(run.info.run_id, "mig", 0.5)
+        return build_report(root, root / "reports", sweep=SCRIPT).index
+
+
+def test_values_from_runs_are_text_not_markup(hostile_report):
+    page = hostile_report.read_text()
+    parsed = parse(hostile_report)
+    assert "script" not in parsed.tags and "<script" not in page.lower()
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert page.count(escaped) >= 4  # the filter line, the dataset, sweep and DVC experiment cells
+
+
+def test_values_from_runs_show_as_text_in_a_browser(hostile_report):
+    chromium = require_chromium()
+    with open_page(chromium, hostile_report.as_uri()) as (devtools, session):
+        scripts = evaluate(devtools, session, "document.scripts.length")
+        text = evaluate(devtools, session, "document.body.innerText")
+    assert scripts == 0
+    assert text.count(SCRIPT) >= 4
 
 
 def test_report_renders_in_a_browser(store, tmp_path):
