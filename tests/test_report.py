@@ -449,9 +449,9 @@ def test_values_from_runs_are_text_not_markup(hostile_report):
 
 def test_values_from_runs_show_as_text_in_a_browser(hostile_report):
     chromium = require_chromium()
-    with open_page(chromium, hostile_report.as_uri()) as (devtools, session):
-        scripts = evaluate(devtools, session, "document.scripts.length")
-        text = evaluate(devtools, session, "document.body.innerText")
+    with open_page(chromium, hostile_report.as_uri()) as page:
+        scripts = evaluate(page, "document.scripts.length")
+        text = evaluate(page, "document.body.innerText")
     assert scripts == 0
     assert text.count(SCRIPT) >= 4
 
