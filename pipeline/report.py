@@ -1,10 +1,10 @@
 """`vae-pipe report`: the experiment's MLflow runs → `reports/index.html` (figures, tables, text) + `summary.csv`.
 
-Three modules, so the arithmetic can be tested on constructed runs: `pipeline.report_data` (pure: runs →
-per-β rows, trends, sentences, CSV rows), `pipeline.report_html` (the page from those values) and
-`pipeline.report_figures` (matplotlib from plain numbers). This one does the I/O: `fetch_runs` (MLflow
-search, paged) and `build_report`, which downloads each β's images and the best run's MI matrix and writes
-everything into a temp folder beside `out_dir`, swapped in only at the end.
+Split so the arithmetic can be tested on constructed runs: `pipeline.report_data` (pure: runs → per-β rows,
+trends, sentences, CSV rows), `pipeline.report_html` (the page from those values, a Jinja2 template),
+`pipeline.report_figures` (matplotlib from plain numbers) and `pipeline.report_runs` (MLflow search → runs).
+This one does the rest of the I/O: `build_report` downloads each β's images and the best run's MI matrix
+and writes everything into a temp folder beside `out_dir`, swapped in only at the end.
 """
 
 from __future__ import annotations
@@ -25,27 +25,22 @@ from typing import TYPE_CHECKING, Any
 from pipeline.report_data import (
     METRICS,
     BetaRow,
-    ReportError,
     RunRecord,
     aggregate,
     best_run,
-    describe_filter,
     kl_rank_matrix,
-    mlflow_filter,
     normalised_mutual_information,
     summary_csv_rows,
     summary_sentences,
 )
 from pipeline.report_html import INDEX, RUN_FIGURES, SUMMARY_CSV, RunImages, render_html
-from pipeline.tracking import EXPERIMENT_NAME, STORE_FILE, tracking_uri
+from pipeline.report_runs import find_runs
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
-    from mlflow.entities import Run
 
 
 DETAILS_ARTIFACT = "eval/details.json"
-PAGE_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -55,24 +50,6 @@ class ReportResult:
     n_runs: int
     best: dict[str, Any] | None  # best-MIG run: beta, seed, mig, run_id
     text: list[str]  # the sentences of the text summary
-
-
-def fetch_runs(mlflow_client: MlflowClient, experiment_ids: Sequence[str], filter_string: str) -> list[Run]:
-    """Every active run matching the filter, following MLflow's page tokens."""
-    runs: list[Run] = []
-    token = None
-    while True:
-        page = mlflow_client.search_runs(
-            list(experiment_ids),
-            filter_string=filter_string,
-            max_results=PAGE_SIZE,
-            order_by=["attributes.start_time ASC"],
-            page_token=token,
-        )
-        runs.extend(page)
-        token = page.token
-        if not token:
-            return runs
 
 
 def _safe_name(beta: float) -> str:
@@ -206,25 +183,10 @@ def build_report(
     since: datetime | None = None,
 ) -> ReportResult:
     """Read the experiment's runs (optionally filtered) and write the report folder `out_dir` atomically."""
-    from pipeline.tracking import client as make_client
-
     root, out_dir = Path(root), Path(out_dir)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per image otherwise
-    filter_text = describe_filter(sweep, dataset, since)
-    filter_string = mlflow_filter(sweep, dataset, since)
-    store = tracking_uri(root)
-    if "MLFLOW_TRACKING_URI" not in os.environ and not (root / STORE_FILE).exists():
-        raise ReportError(f"no MLflow store at {root / STORE_FILE}: train and evaluate a model first (dvc repro)")
-    mlflow_client = make_client(root)
-    experiment = mlflow_client.get_experiment_by_name(EXPERIMENT_NAME)
-    if experiment is None or experiment.lifecycle_stage != "active":
-        raise ReportError(f"no MLflow experiment '{EXPERIMENT_NAME}' in {store}: train and evaluate a model first")
-    found = fetch_runs(mlflow_client, [experiment.experiment_id], filter_string)
-    records = [RunRecord.from_mlflow(run) for run in found]
-    runs = sorted((r for r in records if r is not None), key=lambda r: r.sort_key)
-    if not runs:
-        why = f" ({len(found)} without a beta param)" if found else ""
-        raise ReportError(f"no MLflow run matches {filter_text}{why} in {store}")
+    found = find_runs(root, sweep, dataset, since)
+    mlflow_client, runs = found.client, found.runs
 
     rows = aggregate(runs)
     best = best_run(runs)
@@ -255,10 +217,10 @@ def build_report(
             sentences,
             figures,
             run_images,
-            filter_text,
-            store,
+            found.filter_text,
+            found.store,
             generated=datetime.now(UTC),
-            skipped=len(found) - len(runs),
+            skipped=found.skipped,
             mi_note=mi_note,
         )
         (work / INDEX).write_text(page, encoding="utf-8")

@@ -1,6 +1,7 @@
-"""The report's arithmetic on plain values, testable on constructed runs: one MLflow run as a `RunRecord`,
+"""The report's arithmetic on plain values, testable on constructed runs: one run as a `RunRecord`,
 `aggregate` (runs → one `BetaRow` per β: mean, std, n over seeds), `best_run`, `trend` and the summary
-sentences, `kl_rank_matrix`, `normalised_mutual_information`, the MLflow filter and `summary.csv`'s rows."""
+sentences, `kl_rank_matrix`, `normalised_mutual_information`, the filter in words and `summary.csv`'s rows.
+No MLflow here: `pipeline.report_runs` turns MLflow runs into `RunRecord`s."""
 
 from __future__ import annotations
 
@@ -10,15 +11,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from pipeline.tracking import EXPERIMENT_NAME, SWEEP_TAG
-
-if TYPE_CHECKING:
-    from mlflow.entities import Run
-
+from pipeline.tracking import EXPERIMENT_NAME
 
 METRICS = ("elbo", "recon", "kl", "mig", "active_units")
 METRIC_NAMES = {
@@ -49,31 +46,6 @@ class RunRecord:
     sweep: str | None = None
     start_time: datetime | None = None
     name: str = ""
-
-    @classmethod
-    def from_mlflow(cls, run: Run) -> RunRecord | None:
-        """None for a run without a numeric `beta` param (not one of ours)."""
-        params, tags = run.data.params, run.data.tags
-        try:
-            beta = float(params["beta"])
-        except (KeyError, ValueError):
-            return None
-        try:
-            seed: int | None = int(params["seed"])
-        except (KeyError, ValueError):
-            seed = None
-        start = run.info.start_time
-        return cls(
-            run_id=run.info.run_id,
-            beta=beta,
-            seed=seed,
-            metrics=dict(run.data.metrics),
-            exp_name=tags.get("dvc.exp_name"),
-            dataset=params.get("data.dataset"),
-            sweep=tags.get(SWEEP_TAG),
-            start_time=datetime.fromtimestamp(start / 1000, tz=UTC) if start else None,
-            name=run.info.run_name or "",
-        )
 
     def metric(self, key: str) -> float:
         value = self.metrics.get(key)
@@ -332,24 +304,6 @@ def normalised_mutual_information(details: Mapping[str, Any]) -> tuple[list[str]
         )
     keep = entropy > 0
     return [n for n, k in zip(names, keep, strict=True) if k], mutual_info[:, keep].T / entropy[keep][:, None]
-
-
-def _escape_filter_value(what: str, value: str) -> str:
-    if "'" in value or "`" in value:
-        raise ReportError(f"{what} {value!r}: quotes are not allowed in a filter value")
-    return value
-
-
-def mlflow_filter(sweep: str | None = None, dataset: str | None = None, since: datetime | None = None) -> str:
-    """MLflow search syntax for the filters (a naive `since` is local time)."""
-    clauses = []
-    if sweep is not None:
-        clauses.append(f"tags.`{SWEEP_TAG}` = '{_escape_filter_value('sweep', sweep)}'")
-    if dataset is not None:
-        clauses.append(f"params.`data.dataset` = '{_escape_filter_value('dataset', dataset)}'")
-    if since is not None:
-        clauses.append(f"attributes.start_time >= {int(since.timestamp() * 1000)}")
-    return " and ".join(clauses)
 
 
 def describe_filter(sweep: str | None = None, dataset: str | None = None, since: datetime | None = None) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import subprocess
+import sys
 import time
 from datetime import datetime
 from html.parser import HTMLParser
@@ -28,13 +30,13 @@ from pipeline.report_data import (
     aggregate,
     best_run,
     kl_rank_matrix,
-    mlflow_filter,
     normalised_mutual_information,
     summary_sentences,
     trend,
 )
+from pipeline.report_runs import mlflow_filter
 from pipeline.tracking import SWEEP_TAG, ModelRun
-from tests.browser import image_widths, require_chromium, screenshot
+from tests.browser import evaluate, image_widths, open_page, require_chromium, screenshot
 
 # (beta, seed, lr, kl, recon, mig, active_units); elbo = -(recon + kl)
 MAIN = [
@@ -297,6 +299,13 @@ def test_filters_use_mlflow_syntax():
         mlflow_filter(sweep="it's")
 
 
+def test_the_arithmetic_imports_no_mlflow():
+    """report_data stays pure: MLflow runs become RunRecords in report_runs, not here."""
+    check = "import sys, pipeline.report_data; print(sorted(m for m in sys.modules if m.split('.')[0] == 'mlflow'))"
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
 # ------------------------------------------------------------------------------------ real MLflow store
 
 
@@ -407,6 +416,44 @@ def test_no_store_is_a_one_line_error(tmp_path):
         build_report(tmp_path, tmp_path / "reports")
     assert "\n" not in str(error.value)
     assert not (tmp_path / "mlflow.db").exists()
+
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def hostile_report(tmp_path_factory) -> Path:
+    """index.html of a run whose name, tags, dataset param and sweep name are all `SCRIPT`."""
+    from pipeline.tracking import client, experiment_id
+
+    root = tmp_path_factory.mktemp("hostile")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        mlflow_client = client(root)
+        run = mlflow_client.create_run(
+            experiment_id(mlflow_client, root), run_name=SCRIPT, tags={SWEEP_TAG: SCRIPT, "dvc.exp_name": SCRIPT}
+        )
+        for key, value in {"beta": "1.0", "seed": "0", "data.dataset": SCRIPT}.items():
+            mlflow_client.log_param(run.info.run_id, key, value)
+        mlflow_client.log_metric(run.info.run_id, "mig", 0.5)
+        return build_report(root, root / "reports", sweep=SCRIPT).index
+
+
+def test_values_from_runs_are_text_not_markup(hostile_report):
+    page = hostile_report.read_text()
+    parsed = parse(hostile_report)
+    assert "script" not in parsed.tags and "<script" not in page.lower()
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert page.count(escaped) >= 4  # the filter line, the dataset, sweep and DVC experiment cells
+
+
+def test_values_from_runs_show_as_text_in_a_browser(hostile_report):
+    chromium = require_chromium()
+    with open_page(chromium, hostile_report.as_uri()) as page:
+        scripts = evaluate(page, "document.scripts.length")
+        text = evaluate(page, "document.body.innerText")
+    assert scripts == 0
+    assert text.count(SCRIPT) >= 4
 
 
 def test_report_renders_in_a_browser(store, tmp_path):

@@ -3,7 +3,6 @@ and in a real headless browser."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import signal
@@ -83,13 +82,12 @@ def test_ui_serves_the_sweep_runs(tmp_path, monkeypatch):
         )
         assert betas == ["1.0", "4.0"]
 
-        with open_page(chromium, f"{base}/#/experiments/{exp_id}/runs") as (devtools, session):
+        with open_page(chromium, f"{base}/#/experiments/{exp_id}/runs") as page:
             deadline, text = time.monotonic() + 60, ""
             while time.monotonic() < deadline and not ("beta=1 seed=0" in text and "beta=4 seed=0" in text):
                 time.sleep(1)
-                text = evaluate(devtools, session, "document.body.innerText")
-            shot = devtools.call("Page.captureScreenshot", {"format": "png"}, session=session)["data"]
-        (tmp_path / "mlflow-ui.png").write_bytes(base64.b64decode(shot))
+                text = evaluate(page, "document.body.innerText")
+            page.screenshot(path=tmp_path / "mlflow-ui.png")
         assert "beta=1 seed=0" in text and "beta=4 seed=0" in text, text[:2000]
     finally:
         os.killpg(server.pid, signal.SIGTERM)
