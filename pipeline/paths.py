@@ -11,6 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+class Figure:
+    """File names of the plot stage's figures under `plots/` (dvc.yaml's plots section lists them too)."""
+
+    RECONSTRUCTIONS = "reconstructions.png"
+    SAMPLES = "samples.png"
+    TRAVERSALS = "traversals.png"
+    KL_PER_DIM = "kl_per_dim.png"
+    TRAINING_CURVES = "training_curves.png"
+
+
 @dataclass(frozen=True)
 class Outputs:
     """Every stage's outputs, relative to one working directory. dvc.yaml names the same paths."""

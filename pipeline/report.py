@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline import plotting
+from pipeline.record import ARTIFACT_DIRS, DETAILS_ARTIFACT, figure_artifact
 from pipeline.report_data import (
     METRICS,
     BetaRow,
@@ -40,7 +42,6 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 
-DETAILS_ARTIFACT = "eval/details.json"
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def _collect_run_images(
         shown = RunImages(row.beta, None, {})
         for run in candidates:
             try:
-                listed = {Path(info.path).name for info in mlflow_client.list_artifacts(run.run_id, "plots")}
+                listed = {Path(info.path).name for info in mlflow_client.list_artifacts(run.run_id, ARTIFACT_DIRS["plot"])}
             except Exception:
                 continue
             wanted = [name for name in RUN_FIGURES if name in listed]
@@ -81,7 +82,7 @@ def _collect_run_images(
                 continue
             files = {}
             for name in wanted:
-                local = _download(mlflow_client, run.run_id, f"plots/{name}", scratch / run.run_id)
+                local = _download(mlflow_client, run.run_id, figure_artifact(name), scratch / run.run_id)
                 if local is not None:
                     relative = f"runs/{_safe_name(row.beta)}/{name}"
                     (work / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -92,14 +93,6 @@ def _collect_run_images(
                 break
         found.append(shown)
     return found
-
-
-def _save(fig: Any, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, format="png")
-    plt.close(fig)
 
 
 def _draw_figures(rows: Sequence[BetaRow], runs: Sequence[RunRecord], work: Path) -> dict[str, str]:
@@ -113,7 +106,7 @@ def _draw_figures(rows: Sequence[BetaRow], runs: Sequence[RunRecord], work: Path
 
     def save(key: str, fig: Any) -> None:
         relative = f"figures/{key}.png"
-        _save(fig, work / relative)
+        plotting.save(fig, work / relative)
         figures[key] = relative
 
     if any(points[m] for m in ("elbo", "recon", "kl")):
@@ -154,7 +147,7 @@ def _mutual_info_figure(
         f"best-MIG run: β = {best.beta:g}, seed {best.seed} (MIG {best.metric('mig'):.3f})"
     )
     relative = "figures/mutual_info.png"
-    _save(rf.mutual_information(names, matrix, title), work / relative)
+    plotting.save(rf.mutual_information(names, matrix, title), work / relative)
     return relative, None
 
 

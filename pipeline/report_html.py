@@ -10,17 +10,18 @@ from functools import cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from pipeline.paths import Figure
 from pipeline.report_data import METRIC_NAMES, METRICS, BetaRow, RunRecord, fmt_stat, fmt_value
 
 
 INDEX = "index.html"
 SUMMARY_CSV = "summary.csv"
-RUN_FIGURES = ("reconstructions.png", "samples.png", "traversals.png")
-RUN_FIGURE_TITLES = {
-    "reconstructions.png": "Reconstructions",
-    "samples.png": "Prior samples",
-    "traversals.png": "Latent traversals",
+RUN_FIGURE_TITLES = {  # the plot stage's figures shown per β, in this order
+    Figure.RECONSTRUCTIONS: "Reconstructions",
+    Figure.SAMPLES: "Prior samples",
+    Figure.TRAVERSALS: "Latent traversals",
 }
+RUN_FIGURES = tuple(RUN_FIGURE_TITLES)
 TEMPLATE = "report.html.j2"
 
 
@@ -82,5 +83,6 @@ def render_html(
         metrics=METRICS,
         metric_names=METRIC_NAMES,
         run_figure_titles=RUN_FIGURE_TITLES,
+        figure_names=Figure,
         summary_csv=SUMMARY_CSV,
     )

@@ -23,7 +23,10 @@ import pytest
 
 from pipeline import plotting
 from pipeline.params import parse_params
+from pipeline.paths import Figure, Outputs
+from pipeline.record import ARTIFACT_DIRS
 from pipeline.report import build_report
+from pipeline.report_html import RUN_FIGURES
 from pipeline.report_data import (
     ReportError,
     RunRecord,
@@ -92,9 +95,9 @@ def real_looking_plots(folder: Path, beta: float) -> list[Path]:
     folder.mkdir(parents=True)
     originals = sprites(6, rng)
     figures = {
-        "reconstructions.png": plotting.reconstructions(originals, np.clip(originals * 0.8 + 0.1, 0, 1), beta),
-        "samples.png": plotting.samples(sprites(16, rng), beta),
-        "traversals.png": plotting.traversals(
+        Figure.RECONSTRUCTIONS: plotting.reconstructions(originals, np.clip(originals * 0.8 + 0.1, 0, 1), beta),
+        Figure.SAMPLES: plotting.samples(sprites(16, rng), beta),
+        Figure.TRAVERSALS: plotting.traversals(
             sprites(N_DIMS * 5, rng).reshape(N_DIMS, 5, 64, 64),
             list(range(N_DIMS)),
             [1.0] * N_DIMS,
@@ -111,7 +114,7 @@ def tiny_plots(folder: Path, width: int) -> list[Path]:
     import matplotlib.pyplot as plt
 
     folder.mkdir(parents=True)
-    paths = [folder / name for name in ("reconstructions.png", "samples.png", "traversals.png")]
+    paths = [folder / name for name in RUN_FIGURES]
     for path in paths:
         plt.imsave(path, np.linspace(0, 1, 8 * width).reshape(8, width))
     return paths
@@ -126,12 +129,12 @@ def log_run(root: Path, sweep: str, row: tuple, plots: list[Path] | None, extra:
         {"elbo": -(recon + kl), "recon": recon, "kl": kl, "mig": mig, "active_units": active, **kl_dims(kl, beta, seed)}
     )
     if plots:
-        run.log_artifacts(plots, "plots")
+        run.log_artifacts(plots, ARTIFACT_DIRS["plot"])
     if extra:
-        path = root / "staging" / name / "details.json"
+        path = Outputs(root / "staging" / name).details
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps(extra))
-        run.log_artifacts([path], "eval")
+        run.log_artifacts([path], ARTIFACT_DIRS["evaluate"])
     return run.run_id
 
 
@@ -447,6 +450,7 @@ def test_values_from_runs_are_text_not_markup(hostile_report):
     assert page.count(escaped) >= 4  # the filter line, the dataset, sweep and DVC experiment cells
 
 
+@pytest.mark.browser
 def test_values_from_runs_show_as_text_in_a_browser(hostile_report):
     chromium = require_chromium()
     with open_page(chromium, hostile_report.as_uri()) as page:
@@ -456,6 +460,7 @@ def test_values_from_runs_show_as_text_in_a_browser(hostile_report):
     assert text.count(SCRIPT) >= 4
 
 
+@pytest.mark.browser
 def test_report_renders_in_a_browser(store, tmp_path):
     chromium = require_chromium()
     result = build_report(store["root"], tmp_path / "reports", sweep="main")
@@ -468,6 +473,7 @@ def test_report_renders_in_a_browser(store, tmp_path):
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.browser
 def test_browser_check_sees_a_broken_image(tmp_path):
     chromium = require_chromium()
     (tmp_path / "page.html").write_text('<html><body><img src="missing.png"><p>text</p></body></html>')

@@ -10,7 +10,7 @@ import torch
 from pipeline import plotting
 from pipeline.artifacts import load_held_out, load_trained
 from pipeline.params import Params
-from pipeline.paths import Outputs
+from pipeline.paths import Figure, Outputs
 from pipeline.record import record_stage
 from vae.batches import to_device, unpack
 from vae.model import VAE
@@ -26,10 +26,10 @@ def model_figures(model: VAE, held_out: torch.Tensor, kl_per_dim: list[float], p
     p = params.plot
     x = unpack(held_out[: p.n_images])
     mu, _ = model.encode(x)
-    yield "reconstructions.png", plotting.reconstructions(x.squeeze(1).cpu().numpy(), _images(model.decode(mu)), params.beta)
+    yield Figure.RECONSTRUCTIONS, plotting.reconstructions(x.squeeze(1).cpu().numpy(), _images(model.decode(mu)), params.beta)
 
     z = torch.randn(p.n_samples, model.config.latent_dim, device=device)
-    yield "samples.png", plotting.samples(_images(model.decode(z)), params.beta)
+    yield Figure.SAMPLES, plotting.samples(_images(model.decode(z)), params.beta)
 
     order = np.argsort(kl_per_dim)[::-1]
     values = np.linspace(-p.traversal_range, p.traversal_range, p.traversal_steps)
@@ -39,7 +39,7 @@ def model_figures(model: VAE, held_out: torch.Tensor, kl_per_dim: list[float], p
         codes = base.clone()
         codes[:, dim] += torch.as_tensor(values, dtype=codes.dtype, device=device)
         rows.append(_images(model.decode(codes)))
-    yield "traversals.png", plotting.traversals(
+    yield Figure.TRAVERSALS, plotting.traversals(
         np.stack(rows), order.tolist(), [kl_per_dim[d] for d in order], values, params.beta
     )
 
@@ -60,13 +60,13 @@ def run(params: Params, out: Outputs) -> list[str]:
         written.append(name)
 
     active = np.asarray(details["active"], dtype=bool)
-    plotting.save(plotting.kl_per_dimension(details["kl_per_dim"], params.beta, active), out.plots / "kl_per_dim.png")
+    plotting.save(plotting.kl_per_dimension(details["kl_per_dim"], params.beta, active), out.plots / Figure.KL_PER_DIM)
     curve = np.genfromtxt(out.curves, delimiter=",", names=True, ndmin=1)
     plotting.save(
         plotting.training_curves(curve["step"], curve["recon"], curve["kl"], curve["loss"], params.beta),
-        out.plots / "training_curves.png",
+        out.plots / Figure.TRAINING_CURVES,
     )
-    written += ["kl_per_dim.png", "training_curves.png"]
+    written += [Figure.KL_PER_DIM, Figure.TRAINING_CURVES]
     record_stage(params, out, "plot")
     return written
 
