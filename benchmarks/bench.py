@@ -31,7 +31,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # the working tree's vae/metrics/pipeline/tests, not an installed copy
+    sys.path.insert(0, str(ROOT))  # the working tree's vae/metrics/pipeline/testkit, not an installed copy
 
 MARK = "BENCH_RESULT "  # a child's last stdout line: MARK + JSON
 BETA, LR = 4.0, 5e-4
@@ -838,10 +838,10 @@ def bench_cli(plan: Plan, work: Path, out: Out, res: Results) -> None:
                             "top_imports_s": dict(imports)}
     res.targets.append(Target("vae-pipe --help", data["help_s"], "<=", 1.0, "s"))
 
-    out.progress("cli: creating a temporary git + DVC project (tests/conftest.create_project), first dvc repro")
+    out.progress("cli: creating a temporary git + DVC project (testkit.project.create_project), first dvc repro")
     rows = [["vae-pipe --help (s)", data["help_s"]]]
     try:
-        from tests.conftest import create_project
+        from testkit.project import create_project
 
         project = create_project(work / "dvc" / "repo")
         start = time.perf_counter()
