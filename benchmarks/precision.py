@@ -30,7 +30,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import Project, create_project  # noqa: E402  (the copy the end-to-end tests use)
+from testkit.project import Project, create_project  # noqa: E402  (the copy the end-to-end tests use)
 
 METRICS = ("elbo", "recon", "kl", "active_units", "mig", "train.images_per_s")
 TREND_METRICS = ("elbo", "recon", "kl", "active_units")

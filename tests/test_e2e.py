@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import exp_rows, mlflow_runs
+from testkit.project import exp_rows, mlflow_runs
 
 pytestmark = pytest.mark.e2e
 

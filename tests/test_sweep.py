@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tests.browser import image_widths, require_chromium, screenshot
-from tests.conftest import exp_rows, mlflow_runs
+from testkit.project import exp_rows, mlflow_runs
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,7 @@ import pytest
 from pipeline.params import parse_params
 from pipeline.tracking import EXPERIMENT_NAME, ModelRun
 from tests.browser import evaluate, open_page, require_chromium
-from tests.conftest import project_env
+from testkit.project import project_env
 
 pytestmark = pytest.mark.e2e
 

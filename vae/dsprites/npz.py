@@ -1,10 +1,8 @@
-"""dSprites in DeepMind's original file format, rendered locally.
+"""dSprites files in DeepMind's original npz layout: streaming write, read, validation and copy.
 
-The original ``dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz`` cannot be downloaded here, so we draw
-the same factor grid ourselves and write it in the same layout (``imgs`` uint8 (N, 64, 64) in {0, 1},
-``latents_classes`` int64 (N, 6), ``latents_values`` float64 (N, 6), rows in C order over the factor
-sizes). Everything downstream reads only those three keys, so DeepMind's real file (via
-:func:`copy_dsprites`) and ours are interchangeable.
+The layout is ``imgs`` uint8 (N, 64, 64) in {0, 1}, ``latents_classes`` int64 (N, 6) and
+``latents_values`` float64 (N, 6), rows in C order over the factor sizes. Everything downstream reads
+only those three keys, so DeepMind's real file (via :func:`copy_dsprites`) and ours are interchangeable.
 
 The full image array is 3 GB unpacked, so writing and reading stream row chunks through the zip
 members instead of ever materialising it; training uses the bit-packed form (377 MB).
@@ -13,7 +11,6 @@ members instead of ever materialising it; training uses the bit-packed form (377
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import os
 import tempfile
@@ -25,35 +22,20 @@ from pathlib import Path
 
 import numpy as np
 from numpy.lib import format as npy_format
-from numpy.lib.stride_tricks import sliding_window_view
 
-FACTOR_NAMES: tuple[str, ...] = ("color", "shape", "scale", "orientation", "posX", "posY")
-FACTOR_SIZES: tuple[int, ...] = (1, 3, 6, 40, 32, 32)
-N_IMAGES: int = 737_280
-IMAGE_SIZE = 64
+from vae.dsprites.factors import (
+    FACTOR_NAMES,
+    FACTOR_SIZES,
+    IMAGE_SIZE,
+    N_IMAGES,
+    checked_indices,
+    factor_values,
+    latents_for,
+)
+from vae.dsprites.render import render_images
 
 KEYS: tuple[str, ...] = ("imgs", "latents_classes", "latents_values")
 """The only members we ever read; the original file's pickled ``metadata`` is never touched."""
-
-# --- geometry ---------------------------------------------------------------------------------------
-# Each base sprite lives on a _CANVAS x _CANVAS patch centred on pixel (_CENTRE, _CENTRE). Position
-# classes map to integer top-left offsets 1.._CANVAS_MAX_OFFSET, so the patch always covers rows/cols
-# 1..62 at most and the image border stays empty; placement is then pure slicing.
-_CANVAS = 25
-_CENTRE = _CANVAS // 2
-_RADIUS_AT_SCALE_1 = 11.0  # farthest shape pixel from the centre at scale 1, any rotation (< _CENTRE)
-_SUPERSAMPLE = 5  # sub-samples per pixel side (odd: no ties); a pixel is on when most of them are inside
-_POS_OFFSETS = 1 + np.round(np.linspace(0.0, IMAGE_SIZE - 2 - _CANVAS, FACTOR_SIZES[4])).astype(np.intp)
-_PAD = int(_POS_OFFSETS.max())
-
-# Shape outlines in their own unit frame (y up). Each is scaled so that its farthest point from the
-# rotation centre sits at _RADIUS_AT_SCALE_1 pixels at scale 1, which keeps every rotation inside
-# the canvas and makes the three shapes comparable in size.
-_ELLIPSE_MINOR = 0.5  # semi-minor axis relative to the semi-major axis (1)
-# Heart: (x^2 + y^2 - 1)^3 - x^2 y^3 <= 0, with x in [-1.139, 1.139] and y in [-1, 1.236]; we rotate
-# about the bounding-box centre (0, 0.118), from which the farthest point is at 1.3366.
-_HEART_CENTRE_Y = 0.118
-_SHAPE_RADIUS = (np.sqrt(2.0), 1.0, 1.3367)  # square, ellipse, heart: max distance from the centre
 
 _COMPRESS_LEVEL = 3  # level 1 is no faster on these images but ~1.6x larger; 6 is 2x slower
 _READ_ROWS = 16_384  # image rows decompressed per read (64 MiB unpacked)
@@ -67,117 +49,6 @@ class DatasetError(ValueError):
         self.path = Path(path)
         self.problem = " ".join(str(problem).split())  # keep it to one line whatever we were handed
         super().__init__(f"{path}: {self.problem}")
-
-
-# --- factors ----------------------------------------------------------------------------------------
-
-
-def factor_values() -> list[np.ndarray]:
-    """The value grid of each factor, exactly as DeepMind's file stores them (fresh copies)."""
-    return [
-        np.array([1.0]),
-        np.array([1.0, 2.0, 3.0]),
-        np.linspace(0.5, 1.0, 6),
-        np.linspace(0.0, 2.0 * np.pi, 40),
-        np.linspace(0.0, 1.0, 32),
-        np.linspace(0.0, 1.0, 32),
-    ]
-
-
-def _as_indices(indices: np.ndarray | Iterable[int], n_total: int = N_IMAGES, *, increasing: bool = False,
-                name: str = "indices") -> np.ndarray:
-    """Checked 1-D int64 copy of `indices`; out-of-range rows would silently alias other images."""
-    arr = np.asarray(indices)
-    if arr.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    if arr.ndim != 1 or arr.dtype.kind not in "iu":
-        raise ValueError(f"{name} must be a 1-D integer array, got shape {arr.shape} dtype {arr.dtype}")
-    arr = arr.astype(np.int64)
-    lo, hi = int(arr.min()), int(arr.max())
-    if lo < 0 or hi >= n_total:
-        raise ValueError(f"{name} must lie in [0, {n_total}), got values from {lo} to {hi}")
-    if increasing and arr.size > 1 and not bool(np.all(np.diff(arr) > 0)):
-        raise ValueError(f"{name} must be strictly increasing (sorted, no repeats)")
-    return arr
-
-
-def latents_for(indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(classes int64 (n, 6), values float64 (n, 6)) of flat indices into the C-ordered factor grid."""
-    idx = _as_indices(indices)
-    classes = np.stack(np.unravel_index(idx, FACTOR_SIZES), axis=1).astype(np.int64, copy=False)
-    classes = classes.reshape(-1, len(FACTOR_SIZES))
-    grids = factor_values()
-    values = np.empty(classes.shape, dtype=np.float64)
-    for f, grid in enumerate(grids):
-        values[:, f] = grid[classes[:, f]]
-    return classes, values
-
-
-# --- rendering --------------------------------------------------------------------------------------
-
-
-def _inside(shape: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Whether unit-frame points (u right, v up) lie inside shape 0/1/2 (square/ellipse/heart)."""
-    if shape == 0:
-        return np.maximum(np.abs(u), np.abs(v)) <= 1.0
-    if shape == 1:
-        return u * u + (v / _ELLIPSE_MINOR) ** 2 <= 1.0
-    y = v + _HEART_CENTRE_Y
-    return (u * u + y * y - 1.0) ** 3 - u * u * y**3 <= 0.0
-
-
-@functools.lru_cache(maxsize=1)
-def _base_sprites() -> np.ndarray:
-    """All 3 x 6 x 40 sprites on their centred canvas, (720, 25, 25) uint8, drawn once.
-
-    Sampling a rotated coordinate grid (super-sampled, then thresholded at half coverage) keeps the
-    outline clean at every angle and makes the area grow smoothly with scale.
-    """
-    margin = 1  # draw one extra ring and require it empty: proof that nothing was clipped
-    size = _CANVAS + 2 * margin
-    ss = _SUPERSAMPLE
-    sub = (np.arange(size * ss) + 0.5) / ss - 0.5 - (_CENTRE + margin)  # pixel units about the centre
-    x = sub[None, :]  # columns, right
-    y = -sub[:, None]  # rows go down, the shape frame goes up
-    scales = factor_values()[2]
-    angles = factor_values()[3]
-    cos = np.cos(angles)[None, :, None, None]
-    sin = np.sin(angles)[None, :, None, None]
-    sprites = np.empty((FACTOR_SIZES[1], len(scales), len(angles), size, size), dtype=np.uint8)
-    for shape in range(FACTOR_SIZES[1]):
-        unit = (scales * _RADIUS_AT_SCALE_1 / _SHAPE_RADIUS[shape])[:, None, None, None]
-        # Rotating the shape by +angle (counter-clockwise) = sampling it on the grid rotated by -angle.
-        u = (x * cos + y * sin) / unit
-        v = (-x * sin + y * cos) / unit
-        cover = _inside(shape, u, v).reshape(len(scales), len(angles), size, ss, size, ss).mean(axis=(3, 5))
-        sprites[shape] = cover >= 0.5
-    ring = sprites.copy()
-    ring[..., margin:-margin, margin:-margin] = 0
-    if ring.any():  # pragma: no cover - guards the geometry constants above
-        raise AssertionError("a sprite does not fit its canvas; shrink _RADIUS_AT_SCALE_1")
-    out = np.ascontiguousarray(sprites[..., margin:-margin, margin:-margin]).reshape(-1, _CANVAS, _CANVAS)
-    out.flags.writeable = False
-    return out
-
-
-@functools.lru_cache(maxsize=1)
-def _sprite_windows() -> np.ndarray:
-    """A (720, P, P, 64, 64) read-only view: window [b, _PAD - oy, _PAD - ox] is the image of base
-    sprite b with its canvas at top-left (oy, ox). Rendering any batch is then one gather."""
-    sprites = _base_sprites()
-    side = _PAD + IMAGE_SIZE
-    padded = np.zeros((sprites.shape[0], side, side), dtype=np.uint8)
-    padded[:, _PAD:_PAD + _CANVAS, _PAD:_PAD + _CANVAS] = sprites
-    return sliding_window_view(padded, (IMAGE_SIZE, IMAGE_SIZE), axis=(1, 2))  # read-only view
-
-
-def render_images(indices: np.ndarray) -> np.ndarray:
-    """(n, 64, 64) uint8 images in {0, 1} of flat grid indices, in the order given."""
-    classes, _ = latents_for(indices)
-    base = (classes[:, 1] * FACTOR_SIZES[2] + classes[:, 2]) * FACTOR_SIZES[3] + classes[:, 3]
-    rows = _PAD - _POS_OFFSETS[classes[:, 5]]  # posY moves the sprite down the rows
-    cols = _PAD - _POS_OFFSETS[classes[:, 4]]  # posX moves it right along the columns
-    return np.ascontiguousarray(_sprite_windows()[base, rows, cols])
 
 
 # --- writing ----------------------------------------------------------------------------------------
@@ -268,7 +139,8 @@ def write_dsprites(path: Path, indices: np.ndarray | None = None, chunk: int = 1
     """
     if chunk < 1:
         raise ValueError(f"chunk must be positive, got {chunk}")
-    idx = np.arange(N_IMAGES, dtype=np.int64) if indices is None else _as_indices(indices, increasing=True)
+    idx = np.arange(N_IMAGES, dtype=np.int64) if indices is None else \
+        checked_indices(indices, N_IMAGES, increasing=True)
     n = len(idx)
     with _atomic_npz(Path(path)) as npz:
         npz.member("imgs", np.uint8, (n, IMAGE_SIZE, IMAGE_SIZE),
@@ -463,7 +335,7 @@ def copy_dsprites(source: Path, path: Path, rows: np.ndarray | None = None) -> i
     source, path = Path(source), Path(path)
     with _Source(source) as src:
         sel = np.arange(src.n, dtype=np.int64) if rows is None else \
-            _as_indices(rows, src.n, increasing=True, name="rows")
+            checked_indices(rows, src.n, increasing=True, name="rows")
         n = len(sel)
 
         def selected() -> Iterator[np.ndarray]:
@@ -477,16 +349,3 @@ def copy_dsprites(source: Path, path: Path, rows: np.ndarray | None = None) -> i
             npz.member("latents_classes", np.int64, (n, len(FACTOR_SIZES)), [src.classes[sel]])
             npz.member("latents_values", np.float64, (n, len(FACTOR_SIZES)), [src.values[sel]])
     return n
-
-
-def subsample_indices(n_total: int, n: int | None, seed: int) -> np.ndarray:
-    """Sorted, seed-deterministic random subset of range(n_total) of size n (None = all), so small
-    runs use a fixed, reproducible slice of the dataset."""
-    if n_total < 0:
-        raise ValueError(f"n_total must be >= 0, got {n_total}")
-    if n is None:
-        return np.arange(n_total, dtype=np.int64)
-    if not 0 <= n <= n_total:
-        raise ValueError(f"n must lie in [0, {n_total}], got {n}")
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(n_total, size=n, replace=False)).astype(np.int64)
