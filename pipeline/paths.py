@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from vae.files import atomic_path, write_text_atomic
+
+__all__ = ["Figure", "Outputs", "atomic_path", "repo_root", "write_text_atomic"]
 
 
 class Figure:
@@ -75,22 +76,3 @@ def repo_root(start: Path | None = None) -> Path:
         if (folder / ".dvc").is_dir() or (folder / ".git").exists():
             return folder
     return here
-
-
-@contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
-    """A temp path beside `target` that replaces it only if the block succeeds."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_text_atomic(target: Path, text: str) -> None:
-    with atomic_path(target) as tmp:
-        tmp.write_text(text)

@@ -13,7 +13,6 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from pipeline.paths import Figure
 from pipeline.report_data import METRIC_NAMES, METRICS, BetaRow, RunRecord, fmt_stat, fmt_value
 
-
 INDEX = "index.html"
 SUMMARY_CSV = "summary.csv"
 RUN_FIGURE_TITLES = {  # the plot stage's figures shown per β, in this order

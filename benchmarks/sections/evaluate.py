@@ -6,6 +6,7 @@ import time
 
 from benchmarks.harness.data import render_packed
 from benchmarks.harness.machine import device_name, synchronizer
+from benchmarks.harness.model import default_model
 from benchmarks.harness.plan import Plan
 from benchmarks.harness.results import Out, Results, Target, median
 
@@ -14,17 +15,15 @@ def bench_eval(plan: Plan, device, out: Out, res: Results) -> None:
     import torch
 
     from metrics import compute_mig
-    from vae.batches import to_device
-    from vae.model import VAE, ModelConfig
-
     from pipeline.stages.evaluate import encode_held_out
+    from vae.batches import to_device
 
     source = "pipeline.stages.evaluate.encode_held_out"
     _, packed, factors = render_packed(plan.eval_points, seed=3)
     packed_t = to_device(packed, device)
     sync = synchronizer(device)
     torch.manual_seed(0)
-    model = VAE(ModelConfig()).to(device).eval()
+    model = default_model().to(device).eval()
     enc_times, mig_times, means = [], [], None
     encode_held_out(model, packed_t[:2000], 1000)  # warm-up
     for r in range(plan.repeats):

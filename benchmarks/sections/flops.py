@@ -8,7 +8,8 @@ from typing import Any
 
 from benchmarks.harness.data import render_packed
 from benchmarks.harness.machine import device_name, quiet_stderr, synchronizer
-from benchmarks.harness.plan import BETA, LR, Plan
+from benchmarks.harness.model import LR, bench_train_config, default_model, default_objective
+from benchmarks.harness.plan import Plan
 from benchmarks.harness.results import Out, Results, Target, median, pct
 from benchmarks.sections.peaks import cpu_peak, cuda_peak
 
@@ -47,11 +48,9 @@ def step_vs_convs(device, batch: int, plan: Plan) -> dict[str, Any]:
     """The whole FP32 training step vs its conv/deconv stacks alone (fwd + bwd, same shapes)."""
     import torch
 
-    from metrics import beta_vae_loss
-    from vae.model import VAE, ModelConfig
 
     torch.manual_seed(0)
-    model = VAE(ModelConfig()).to(device).train()
+    model = default_model().to(device).train()
     imgs, _, _ = render_packed(batch, seed=4)
     x = torch.from_numpy(imgs).to(device).unsqueeze(1).float()
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
@@ -62,7 +61,7 @@ def step_vs_convs(device, batch: int, plan: Plan) -> dict[str, Any]:
 
     def step() -> None:
         logits, mu, logvar = model(x)
-        loss, _, _ = beta_vae_loss(logits, x, mu, logvar, BETA)
+        loss = default_objective().terms(logits, x, mu, logvar)["loss"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -111,15 +110,14 @@ def profile_ours(device, batch: int, steps: int, top: int = 10) -> tuple[list[di
     from torch.profiler import ProfilerActivity, profile
 
     from vae.batches import to_device
-    from vae.model import VAE, ModelConfig
-    from vae.train import TrainConfig, train_vae
+    from vae.train import train_vae
 
     _, packed, _ = render_packed(4 * batch, seed=5)
     data = to_device(packed, device)
     torch.manual_seed(0)
-    model = VAE(ModelConfig())
+    model = default_model()
     generator = torch.Generator().manual_seed(0)
-    config = TrainConfig(beta=BETA, steps=steps, batch_size=batch, lr=LR, log_every=steps, precision="fp32")
+    config = bench_train_config(steps, batch, "fp32")
     train_vae(model, data, config, generator)  # warm-up
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     with quiet_stderr(), profile(activities=activities) as prof:
@@ -145,16 +143,14 @@ def profile_ours(device, batch: int, steps: int, top: int = 10) -> tuple[list[di
 def bench_flops(plan: Plan, devices: list, out: Out, res: Results) -> None:
     import torch
 
-    from metrics import beta_vae_loss
-    from vae.model import VAE, ModelConfig
 
     torch.manual_seed(0)
-    model = VAE(ModelConfig())
+    model = default_model()
     x = (torch.rand(64, 1, 64, 64) > 0.5).float()
 
     def fwd_bwd() -> None:
         logits, mu, logvar = model(x)
-        beta_vae_loss(logits, x, mu, logvar, BETA)[0].backward()
+        default_objective().terms(logits, x, mu, logvar)["loss"].backward()
 
     total, by_op = count_flops(fwd_bwd)
     per_image = total / 64

@@ -8,7 +8,8 @@ from typing import Any
 
 from benchmarks.harness.children import run_child
 from benchmarks.harness.machine import maxrss_self_mb, rss_now_mb
-from benchmarks.harness.plan import BETA, LR, MB, Plan
+from benchmarks.harness.model import bench_train_config, default_model
+from benchmarks.harness.plan import MB, Plan
 from benchmarks.harness.results import Out, Results, Target, median
 
 
@@ -19,9 +20,8 @@ def child_train_memory(args: dict[str, Any]) -> dict[str, Any]:
 
     from vae.batches import to_device
     from vae.dsprites import load_dsprites_packed
-    from vae.model import VAE, ModelConfig
     from vae.seeding import pick_device, seed_everything
-    from vae.train import TrainConfig, resolve_precision, train_vae
+    from vae.train import resolve_precision, train_vae
 
     if args["mode"] == "stage":
         import pipeline.artifacts as artifacts
@@ -41,8 +41,8 @@ def child_train_memory(args: dict[str, Any]) -> dict[str, Any]:
     packed = to_device(train_images, device)
     precision = resolve_precision("auto", device)
     steps = args["steps"]
-    config = TrainConfig(beta=BETA, steps=steps, batch_size=64, lr=LR, log_every=steps, precision=precision)
-    train_vae(VAE(ModelConfig()), packed, config, generator)
+    config = bench_train_config(steps, 64, precision)
+    train_vae(default_model(), packed, config, generator)
     cuda_peak = torch.cuda.max_memory_allocated(device) / MB if device.type == "cuda" else None
     return {"rows": int(train_images.shape[0]), "load_s": load_s, "rss_after_imports_mb": rss0,
             "rss_after_load_mb": rss_loaded, "self_peak_rss_mb": maxrss_self_mb(), "precision": precision,

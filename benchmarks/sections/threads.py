@@ -12,8 +12,9 @@ from typing import Any
 from benchmarks.harness.children import MARK, child_env
 from benchmarks.harness.data import render_packed
 from benchmarks.harness.machine import cpu_count
+from benchmarks.harness.model import bench_train_config, default_model
 from benchmarks.harness.paths import SCRIPT
-from benchmarks.harness.plan import BETA, LR, Plan
+from benchmarks.harness.plan import Plan
 from benchmarks.harness.results import Out, Results, median
 
 
@@ -23,21 +24,20 @@ def child_threads(args: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from vae.batches import to_device
-    from vae.model import VAE, ModelConfig
-    from vae.train import TrainConfig, resolve_precision, train_vae
+    from vae.train import resolve_precision, train_vae
 
     torch.set_num_threads(args["threads"])
     device = torch.device("cpu")
     _, packed, _ = render_packed(args["images"], seed=10 + args["worker"])
     data = to_device(packed, device)
     torch.manual_seed(0)
-    model = VAE(ModelConfig())
+    model = default_model()
     generator = torch.Generator().manual_seed(args["worker"])
     precision = resolve_precision("auto", device)
     batch = 64
 
     def run(steps: int) -> float:
-        config = TrainConfig(beta=BETA, steps=steps, batch_size=batch, lr=LR, log_every=steps, precision=precision)
+        config = bench_train_config(steps, batch, precision)
         start = time.perf_counter()
         train_vae(model, data, config, generator)
         return time.perf_counter() - start

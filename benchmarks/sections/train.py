@@ -8,7 +8,8 @@ from typing import Any
 
 from benchmarks.harness.data import render_packed
 from benchmarks.harness.machine import device_name, synchronizer
-from benchmarks.harness.plan import BETA, LR, Plan
+from benchmarks.harness.model import LR, bench_train_config, default_model, default_objective
+from benchmarks.harness.plan import Plan
 from benchmarks.harness.results import Out, Results, Target, median, pct
 
 
@@ -24,10 +25,9 @@ class OursPath:
         self.internal: list[float] = []  # train_vae's own CurvePoint.images_per_s, for cross-checking
 
     def run(self, steps: int) -> None:
-        from vae.train import TrainConfig, train_vae
+        from vae.train import train_vae
 
-        config = TrainConfig(beta=BETA, steps=steps, batch_size=self.batch, lr=LR, log_every=steps,
-                             precision=self.precision, compile=self.compile)
+        config = bench_train_config(steps, self.batch, self.precision, self.compile)
         curve = train_vae(self.model, self.packed, config, self.generator)
         self.internal.append(curve[-1].images_per_s)
 
@@ -50,11 +50,9 @@ class BareLoop:
     def step(self, x) -> Any:
         import torch
 
-        from metrics import beta_vae_loss
-
         with torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None):
             logits, mu, logvar = self.model(x)
-        loss, _, _ = beta_vae_loss(logits, x, mu, logvar, BETA)
+        loss = default_objective().terms(logits, x, mu, logvar)["loss"]
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is None:
             loss.backward()
@@ -147,7 +145,6 @@ def bench_train(plan: Plan, devices: list, out: Out, res: Results) -> None:
     import torch
 
     from vae.batches import to_device
-    from vae.model import VAE, ModelConfig
     from vae.train import resolve_precision
 
     imgs, packed, _ = render_packed(plan.train_images, seed=1)
@@ -155,7 +152,7 @@ def bench_train(plan: Plan, devices: list, out: Out, res: Results) -> None:
 
     def fresh_model(device):
         torch.manual_seed(0)
-        return VAE(ModelConfig()).to(device)
+        return default_model().to(device)
 
     for device in devices:
         sync = synchronizer(device)

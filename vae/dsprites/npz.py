@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
@@ -33,6 +31,7 @@ from vae.dsprites.factors import (
     latents_for,
 )
 from vae.dsprites.render import render_images
+from vae.files import atomic_path
 
 KEYS: tuple[str, ...] = ("imgs", "latents_classes", "latents_values")
 """The only members we ever read; the original file's pickled ``metadata`` is never touched."""
@@ -111,18 +110,9 @@ class _NpzWriter:
 @contextlib.contextmanager
 def _atomic_npz(path: Path) -> Iterator[_NpzWriter]:
     """A writer on a temp file beside `path` that replaces `path` only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        with ThreadPoolExecutor(max_workers=1) as pool, \
-                zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
-            yield _NpzWriter(zf, pool)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, ThreadPoolExecutor(max_workers=1) as pool, \
+            zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+        yield _NpzWriter(zf, pool)
 
 
 def _row_chunks(arr: np.ndarray, chunk: int) -> Iterator[np.ndarray]:

@@ -1,0 +1,37 @@
+"""The benchmarked model, objective and training settings: params.yaml's defaults through pipeline.configs,
+never a copy of them, so the benchmark measures what `vae-pipe train` runs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pipeline.configs import model_config, objective
+from pipeline.params import Params
+
+if TYPE_CHECKING:
+    from vae.model import VAE
+    from vae.objectives import Objective
+    from vae.train import TrainConfig
+
+DEFAULTS = Params()
+LR = DEFAULTS.train.lr  # the bare loop's and the DataLoader baseline's Adam
+
+
+def default_model() -> VAE:
+    from vae.model import VAE
+
+    return VAE(model_config(DEFAULTS))
+
+
+def default_objective() -> Objective:
+    return objective(DEFAULTS)
+
+
+def bench_train_config(steps: int, batch_size: int, precision: str, compile: bool = False) -> TrainConfig:
+    """The default training settings with the benchmark's budget, batch and (resolved) precision; one
+    curve point per call, so logging costs nothing measurable."""
+    from vae.train import TrainConfig
+
+    train = DEFAULTS.train.model_copy(update={"steps": steps, "batch_size": batch_size, "log_every": steps})
+    settings = train.model_dump(exclude={"device", "precision", "compile"})
+    return TrainConfig(objective=default_objective(), precision=precision, compile=compile, **settings)
