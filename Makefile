@@ -25,7 +25,7 @@ run: $(STAMP)
 
 # The full suite (CI). Before a commit, or in a tight loop, `make test-fast` (< 1 min): unit tests only,
 # no DVC queue, no end-to-end pipeline, no browser.
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps lint
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)

@@ -41,20 +41,24 @@ from benchmarks.sections.threads import bench_threads, child_threads  # noqa: E4
 from benchmarks.sections.train import bench_train  # noqa: E402
 
 CHILDREN: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "prepare": child_prepare, "train_memory": child_train_memory, "threads": child_threads,
+    "prepare": child_prepare,
+    "train_memory": child_train_memory,
+    "threads": child_threads,
 }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: subsamples, short windows, 2 repeats")
     parser.add_argument("--repeats", type=int, default=None, help="measurements per figure (median); default 3")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write all figures as JSON")
     parser.add_argument("--only", default=None, help=f"comma-separated sections to run: {','.join(SECTIONS)}")
     parser.add_argument("--skip", default="", help="comma-separated sections to skip")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
-                        help="auto: the CPU, and CUDA too when present")
+    parser.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto: the CPU, and CUDA too when present"
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="scratch directory (default: a new temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     parser.add_argument("--_child", nargs=2, help=argparse.SUPPRESS)
@@ -94,17 +98,26 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="vae-bench-", dir=args.workdir))
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(work / "inductor")  # compile times as on a fresh machine
     res.meta = {
-        "quick": plan.quick, "plan": asdict(plan), "sections": [s for s in SECTIONS if s in selected],
-        "git": git_commit(), "python": platform.python_version(), "torch": torch.__version__,
-        "cpu": cpu_info().get("model name", platform.processor()), "cpus": cpu_count(),
-        "torch_threads": torch.get_num_threads(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available()
-        else None, "devices": [d.type for d in devices], "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "quick": plan.quick,
+        "plan": asdict(plan),
+        "sections": [s for s in SECTIONS if s in selected],
+        "git": git_commit(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu": cpu_info().get("model name", platform.processor()),
+        "cpus": cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "devices": [d.type for d in devices],
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "load_average_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
     }
     out.console.rule(f"vae-pipe benchmarks{' (QUICK: smoke run, not representative)' if plan.quick else ''}")
-    out.note(f"{res.meta['cpu']}, {res.meta['cpus']} CPUs, torch {torch.__version__} ({res.meta['torch_threads']} "
-             f"threads){', ' + res.meta['cuda'] if res.meta['cuda'] else ''}; git {res.meta['git']}; "
-             f"repeats {plan.repeats}; load average {load_text(res.meta['load_average_at_start'])}")
+    out.note(
+        f"{res.meta['cpu']}, {res.meta['cpus']} CPUs, torch {torch.__version__} ({res.meta['torch_threads']} "
+        f"threads){', ' + res.meta['cuda'] if res.meta['cuda'] else ''}; git {res.meta['git']}; "
+        f"repeats {plan.repeats}; load average {load_text(res.meta['load_average_at_start'])}"
+    )
     if res.meta["load_average_at_start"] and res.meta["load_average_at_start"][0] > 0.5:
         out.note("[yellow]the machine is busy (load average > 0.5): figures will be low and noisy[/yellow]")
 
@@ -126,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             section_start = time.perf_counter()
             try:
                 fn()
-            except Exception as exc:  # noqa: BLE001  (one broken section must not hide the others)
+            except Exception as exc:
                 res.sections.setdefault("errors", {})[name] = repr(exc)[-3000:]
                 out.error(f"section {name} failed: {exc}"[:3000])
             res.timings[name] = time.perf_counter() - section_start
@@ -140,14 +153,21 @@ def main(argv: list[str] | None = None) -> int:
     res.meta["load_average_at_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     mark = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: "?"}
     if res.targets:
-        out.table("Targets", ["target", "measured", "goal", "met", "note"], [
-            [t.name, f"{fmt(t.value)} {t.unit}", f"{t.op} {fmt(t.goal)} {t.unit}", mark[t.ok], t.note]
-            for t in res.targets])
+        out.table(
+            "Targets",
+            ["target", "measured", "goal", "met", "note"],
+            [
+                [t.name, f"{fmt(t.value)} {t.unit}", f"{t.op} {fmt(t.goal)} {t.unit}", mark[t.ok], t.note]
+                for t in res.targets
+            ],
+        )
     out.note("section times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in res.timings.items()))
     end_load = res.meta["load_average_at_end"]
     if end_load and end_load[0] > 0.5:
-        out.note(f"[yellow]load average at the end {load_text(end_load)}: something else ran alongside; figures "
-                 f"are low and noisy (OpenMP threads sharing a core with another process slow down a lot)[/yellow]")
+        out.note(
+            f"[yellow]load average at the end {load_text(end_load)}: something else ran alongside; figures "
+            f"are low and noisy (OpenMP threads sharing a core with another process slow down a lot)[/yellow]"
+        )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(res.to_json(), indent=2, default=str) + "\n")

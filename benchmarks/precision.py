@@ -49,8 +49,20 @@ class Point:
 
 
 def run_sweep(project: Project, betas: str, seeds: str, precisions: str, steps: int, jobs: int | None) -> None:
-    command = ["vae-pipe", "sweep", "--beta", betas, "--seed", seeds, "--set", f"train.precision={precisions}",
-               "--set", f"train.steps={steps}", "--name", "precision-comparison"]
+    command = [
+        "vae-pipe",
+        "sweep",
+        "--beta",
+        betas,
+        "--seed",
+        seeds,
+        "--set",
+        f"train.precision={precisions}",
+        "--set",
+        f"train.steps={steps}",
+        "--name",
+        "precision-comparison",
+    ]
     if jobs:
         command += ["--jobs", str(jobs)]
     subprocess.run(command, cwd=project.root, env=project.env, check=True)  # its live table goes to this terminal
@@ -63,8 +75,16 @@ def read_points(project_root: Path) -> list[Point]:
     mlflow_client = client(project_root)
     experiment = mlflow_client.get_experiment_by_name(EXPERIMENT_NAME)
     runs = mlflow_client.search_runs([experiment.experiment_id], max_results=1000)
-    return [Point(float(r.data.params["beta"]), int(r.data.params["seed"]), r.data.params["train.precision"],
-                  int(r.data.params["train.steps"]), dict(r.data.metrics)) for r in runs]
+    return [
+        Point(
+            float(r.data.params["beta"]),
+            int(r.data.params["seed"]),
+            r.data.params["train.precision"],
+            int(r.data.params["train.steps"]),
+            dict(r.data.metrics),
+        )
+        for r in runs
+    ]
 
 
 def directions(values: list[float]) -> str:
@@ -99,45 +119,82 @@ def compare(points: list[Point], reference: str, other: str, tolerance_pct: floa
         row["elbo_diff_pct"] = (row[f"elbo.{other}"] - ref_elbo) / abs(ref_elbo) * 100
         row["elbo_seed_sd_pct"] = max(row[f"elbo_sd.{p}"] for p in (reference, other)) / abs(ref_elbo) * 100
         rows.append(row)
-    trends = {key: {prec: directions([r[f"{key}.{prec}"] for r in rows]) for prec in (reference, other)}
-              for key in TREND_METRICS}
+    trends = {
+        key: {prec: directions([r[f"{key}.{prec}"] for r in rows]) for prec in (reference, other)}
+        for key in TREND_METRICS
+    }
     judged = [abs(r["elbo_diff_pct"]) for r in rows if r["beta"] > 0]
     worst = max(judged, default=math.nan)
-    return {"reference": reference, "other": other, "betas": betas, "rows": rows, "trends": trends,
-            "max_abs_elbo_diff_pct": worst, "elbo_within_tolerance": worst <= tolerance_pct,
-            "same_trends": all(t[reference] == t[other] for t in trends.values()), "tolerance_pct": tolerance_pct}
+    return {
+        "reference": reference,
+        "other": other,
+        "betas": betas,
+        "rows": rows,
+        "trends": trends,
+        "max_abs_elbo_diff_pct": worst,
+        "elbo_within_tolerance": worst <= tolerance_pct,
+        "same_trends": all(t[reference] == t[other] for t in trends.values()),
+        "tolerance_pct": tolerance_pct,
+    }
 
 
 def show(result: dict, console: Console) -> None:
     ref, oth = result["reference"], result["other"]
     table = Table(title=f"Held-out metrics, {ref} vs {oth}: mean ± sd over seeds (same seeds, data and budget)")
-    for column in ("β", "seeds", f"ELBO {ref}", f"ELBO {oth}", "Δ ELBO", "seed sd", f"recon {ref} / {oth}",
-                   f"KL {ref} / {oth}", f"AU {ref} / {oth}", f"MIG {ref} / {oth}", f"images/s {ref} / {oth}"):
+    for column in (
+        "β",
+        "seeds",
+        f"ELBO {ref}",
+        f"ELBO {oth}",
+        "Δ ELBO",
+        "seed sd",
+        f"recon {ref} / {oth}",
+        f"KL {ref} / {oth}",
+        f"AU {ref} / {oth}",
+        f"MIG {ref} / {oth}",
+        f"images/s {ref} / {oth}",
+    ):
         table.add_column(column, justify="right")
     for r in result["rows"]:
-        def pm(key: str, prec: str, digits: int) -> str:
+
+        def pm(key: str, prec: str, digits: int, r: dict = r) -> str:
             sd = r[f"{key}_sd.{prec}"]
             return f"{r[f'{key}.{prec}']:.{digits}f}" + ("" if math.isnan(sd) else f" ± {sd:.{digits}f}")
 
-        def two(key: str, digits: int) -> str:
+        def two(key: str, digits: int, r: dict = r) -> str:
             return f"{r[f'{key}.{ref}']:.{digits}f} / {r[f'{key}.{oth}']:.{digits}f}"
 
-        table.add_row(f"{r['beta']:g}", f"{r[f'n.{ref}']} / {r[f'n.{oth}']}", pm("elbo", ref, 1), pm("elbo", oth, 1),
-                      f"{r['elbo_diff_pct']:+.2f}%", f"{r['elbo_seed_sd_pct']:.2f}%", two("recon", 1), two("kl", 2),
-                      two("active_units", 1), two("mig", 3), two("train.images_per_s", 0))
+        table.add_row(
+            f"{r['beta']:g}",
+            f"{r[f'n.{ref}']} / {r[f'n.{oth}']}",
+            pm("elbo", ref, 1),
+            pm("elbo", oth, 1),
+            f"{r['elbo_diff_pct']:+.2f}%",
+            f"{r['elbo_seed_sd_pct']:.2f}%",
+            two("recon", 1),
+            two("kl", 2),
+            two("active_units", 1),
+            two("mig", 3),
+            two("train.images_per_s", 0),
+        )
     console.print(table)
-    console.print("seed sd: the larger of the two precisions' ELBO standard deviations over seeds, in % of the "
-                  f"{ref} mean: how far apart two runs of the same precision land.")
-    trends = Table(title="Direction of the mean from one β to the next ("
-                   + ", ".join(f"{b:g}" for b in result["betas"]) + ")")
+    console.print(
+        "seed sd: the larger of the two precisions' ELBO standard deviations over seeds, in % of the "
+        f"{ref} mean: how far apart two runs of the same precision land."
+    )
+    trends = Table(
+        title="Direction of the mean from one β to the next (" + ", ".join(f"{b:g}" for b in result["betas"]) + ")"
+    )
     for column in ("metric", ref, oth, "same"):
         trends.add_column(column)
     for key, by_prec in result["trends"].items():
         trends.add_row(key, by_prec[ref], by_prec[oth], "✓" if by_prec[ref] == by_prec[oth] else "✗")
     console.print(trends)
     mark = {True: "✓", False: "✗"}
-    console.print(f"largest |Δ ELBO| at β > 0: {result['max_abs_elbo_diff_pct']:.2f}% (≤ {result['tolerance_pct']:g}%: "
-                  f"{mark[result['elbo_within_tolerance']]}); same β trends: {mark[result['same_trends']]}")
+    console.print(
+        f"largest |Δ ELBO| at β > 0: {result['max_abs_elbo_diff_pct']:.2f}% (≤ {result['tolerance_pct']:g}%: "
+        f"{mark[result['elbo_within_tolerance']]}); same β trends: {mark[result['same_trends']]}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,8 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tolerance", type=float, default=1.0, help="allowed |Δ ELBO| in percent (default 1)")
     parser.add_argument("--workdir", type=Path, default=None, help="scratch directory (default: a new temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the project copy (vae-pipe ui there shows the runs)")
-    parser.add_argument("--project", type=Path, default=None,
-                        help="a copy kept by an earlier --keep run: its finished points are not trained again")
+    parser.add_argument(
+        "--project",
+        type=Path,
+        default=None,
+        help="a copy kept by an earlier --keep run: its finished points are not trained again",
+    )
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the comparison as JSON")
     args = parser.parse_args(argv)
     reference, _, other = args.precisions.partition(",")
@@ -172,8 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         project = create_project(work / "repo", yaml.safe_load((ROOT / "params.yaml").read_text()))
     try:
         run_sweep(project, args.betas, args.seeds, args.precisions, args.steps, args.jobs)
-        points = [p for p in read_points(project.root)
-                  if p.beta in betas and p.seed in seeds and p.steps == args.steps]
+        points = [p for p in read_points(project.root) if p.beta in betas and p.seed in seeds and p.steps == args.steps]
         result = compare(points, reference, other, args.tolerance)
     finally:
         if work is not None and args.keep:

@@ -2,6 +2,7 @@
 
 from .kl import active_dims, active_units, at_least_float32, gaussian_kl_per_dim, posterior_mean_variance
 from .likelihood import bernoulli_nll, elbo_summary, elbo_terms
+
 _MIG_NAMES = {"MIGResult", "compute_mig", "factor_entropies", "histogram_discretize", "mutual_info_matrix"}
 
 
@@ -12,6 +13,7 @@ def __getattr__(name: str):
 
         return getattr(mig, name)
     raise AttributeError(f"module 'metrics' has no attribute {name!r}")
+
 
 __all__ = [
     "MIGResult",

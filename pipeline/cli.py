@@ -62,7 +62,9 @@ def prepare(params_file: ParamsOption = Path("params.yaml")) -> None:
     from pipeline.stages import prepare as stage
 
     n = stage.run(params, out)
-    typer.echo(f"prepare: {n:,} images → {out.dataset.relative_to(out.root)}, split → {out.split.relative_to(out.root)}")
+    typer.echo(
+        f"prepare: {n:,} images → {out.dataset.relative_to(out.root)}, split → {out.split.relative_to(out.root)}"
+    )
 
 
 @app.command()
@@ -130,7 +132,9 @@ def sweep(
     jobs: Annotated[
         int | None,
         typer.Option(
-            "--jobs", "-j", min=1,
+            "--jobs",
+            "-j",
+            min=1,
             help="Parallel DVC queue workers, each with cores / jobs threads "
             "(default: one per core, at most one per 2 GB of memory).",
         ),
@@ -138,7 +142,9 @@ def sweep(
     beta: Annotated[str | None, typer.Option(help="Override sweep.beta, e.g. '0,1,4'.")] = None,
     seed: Annotated[str | None, typer.Option(help="Override sweep.seed, e.g. '0,1'.")] = None,
     set_: Annotated[list[str], typer.Option("--set", help="Grid over any param: KEY=V1,V2 (repeatable).")] = [],  # noqa: B006
-    name: Annotated[str | None, typer.Option(help="Sweep name, tagged on its MLflow runs (default: sweep-DATE-TIME).")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Sweep name, tagged on its MLflow runs (default: sweep-DATE-TIME).")
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the grid and what would run; run nothing.")] = False,
 ) -> None:
     """Run the grid in params.yaml `sweep:` as DVC experiments (one per point) through DVC's queue."""
@@ -168,8 +174,7 @@ def sweep(
     view.print_failures(failed)
     if failed:
         raise typer.Exit(1)
-    typer.echo(f"{len(states)} experiments in `dvc exp show`, their runs tagged {sweep_name} in MLflow "
-               f"(vae-pipe ui).")
+    typer.echo(f"{len(states)} experiments in `dvc exp show`, their runs tagged {sweep_name} in MLflow (vae-pipe ui).")
 
 
 @app.command()
@@ -203,8 +208,20 @@ def ui(
     ensure_store(root)
     uri = tracking_uri(root)
     typer.echo(f"MLflow UI for {uri} on http://127.0.0.1:{port} (Ctrl-C stops it)")
-    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri,
-               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
     os.execv(sys.executable, command)  # the server replaces this process: Ctrl-C and kill reach it
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
 
-from pipeline.paths import atomic_path  # noqa: E402
+from pipeline.paths import atomic_path
 
 
 def _tile(images: np.ndarray, columns: int) -> np.ndarray:

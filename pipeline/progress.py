@@ -22,8 +22,13 @@ def _describe(point: CurvePoint) -> str:
 def training_progress(total_steps: int, batch_size: int, lines: int = 20) -> Iterator[Callable[[CurvePoint], None]]:
     if console.is_terminal:
         columns = (
-            TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[stats]}"),
-            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+            TextColumn("train"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
         )
         with Progress(*columns, console=console) as progress:
             task = progress.add_task("train", total=total_steps, stats="")
@@ -36,6 +41,10 @@ def training_progress(total_steps: int, batch_size: int, lines: int = 20) -> Ite
         if point.step - last[0] >= every or point.step == total_steps:
             last[0] = point.step
             eta = (total_steps - point.step) * batch_size / max(point.images_per_s, 1e-9)
-            console.print(f"step {point.step}/{total_steps}  {_describe(point)}  eta {eta:5.0f} s", highlight=False, soft_wrap=True)
+            console.print(
+                f"step {point.step}/{total_steps}  {_describe(point)}  eta {eta:5.0f} s",
+                highlight=False,
+                soft_wrap=True,
+            )
 
     yield log_line

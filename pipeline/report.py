@@ -42,8 +42,6 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 
-
-
 @dataclass(frozen=True)
 class ReportResult:
     index: Path  # reports/index.html
@@ -74,7 +72,9 @@ def _collect_run_images(
         shown = RunImages(row.beta, None, {})
         for run in candidates:
             try:
-                listed = {Path(info.path).name for info in mlflow_client.list_artifacts(run.run_id, ARTIFACT_DIRS["plot"])}
+                listed = {
+                    Path(info.path).name for info in mlflow_client.list_artifacts(run.run_id, ARTIFACT_DIRS["plot"])
+                }
             except Exception:
                 continue
             wanted = [name for name in RUN_FIGURES if name in listed]

@@ -67,21 +67,25 @@ def render_html(
     mi_note: str | None = None,
 ) -> str:
     """The whole page. `figures`: figure key → relative path (only figures that were drawn)."""
-    return _environment().get_template(TEMPLATE).render(
-        rows=rows,
-        runs=runs,
-        best=best,
-        sentences=sentences,
-        figures=figures,
-        run_images=run_images,
-        filter_text=filter_text,
-        store=store,
-        generated=generated,
-        skipped=skipped,
-        mi_note=mi_note,
-        metrics=METRICS,
-        metric_names=METRIC_NAMES,
-        run_figure_titles=RUN_FIGURE_TITLES,
-        figure_names=Figure,
-        summary_csv=SUMMARY_CSV,
+    return (
+        _environment()
+        .get_template(TEMPLATE)
+        .render(
+            rows=rows,
+            runs=runs,
+            best=best,
+            sentences=sentences,
+            figures=figures,
+            run_images=run_images,
+            filter_text=filter_text,
+            store=store,
+            generated=generated,
+            skipped=skipped,
+            mi_note=mi_note,
+            metrics=METRICS,
+            metric_names=METRIC_NAMES,
+            run_figure_titles=RUN_FIGURE_TITLES,
+            figure_names=Figure,
+            summary_csv=SUMMARY_CSV,
+        )
     )

@@ -53,7 +53,9 @@ def inputs_digest(root: Path) -> str:
         deps = {os.path.relpath(dep.fs_path, root) for stage in repo.index.stages for dep in stage.deps}
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--", "dvc.yaml", "params.yaml", *sorted(deps)],
-        cwd=root, capture_output=True, check=True,
+        cwd=root,
+        capture_output=True,
+        check=True,
     ).stdout
     digest = hashlib.sha256()
     for name in sorted(filter(None, listed.decode().split("\0"))):

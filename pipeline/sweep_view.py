@@ -33,8 +33,10 @@ class SweepView:
     def table(self, states: list[PointState]) -> Table:
         done = sum(s.state in FINAL for s in states)
         elapsed = time.time() - self.started
-        table = Table(title=f"{self.sweep}: {done}/{len(states)} final, {elapsed:.0f} s, {self._eta(states)} "
-                            f"({self.jobs} worker(s) × {self.threads} thread(s))")
+        table = Table(
+            title=f"{self.sweep}: {done}/{len(states)} final, {elapsed:.0f} s, {self._eta(states)} "
+            f"({self.jobs} worker(s) × {self.threads} thread(s))"
+        )
         for column in ("grid point", "DVC experiment", "state", "time"):
             table.add_column(column)
         for s in states:

@@ -101,9 +101,7 @@ class ModelRun:
         self.run_id = run_id
 
     @classmethod
-    def open(
-        cls, root: Path, model_digest: str, params: Params, tags: Mapping[str, str] | None = None
-    ) -> ModelRun:
+    def open(cls, root: Path, model_digest: str, params: Params, tags: Mapping[str, str] | None = None) -> ModelRun:
         mlflow_client = client(root)
         exp_id = experiment_id(mlflow_client, root)
         found = mlflow_client.search_runs(

@@ -47,8 +47,10 @@ def project_env(root: Path) -> dict[str, str]:
         DVC_SITE_CACHE_DIR=str(root.parent / f"{root.name}-dvc-site-cache"),
         DVC_NO_ANALYTICS="1",
         MLFLOW_DISABLE_TELEMETRY="true",
-        GIT_AUTHOR_NAME="vae-pipe tests", GIT_AUTHOR_EMAIL="tests@vae-pipe.invalid",
-        GIT_COMMITTER_NAME="vae-pipe tests", GIT_COMMITTER_EMAIL="tests@vae-pipe.invalid",
+        GIT_AUTHOR_NAME="vae-pipe tests",
+        GIT_AUTHOR_EMAIL="tests@vae-pipe.invalid",
+        GIT_COMMITTER_NAME="vae-pipe tests",
+        GIT_COMMITTER_EMAIL="tests@vae-pipe.invalid",
     )
     return env
 
@@ -78,9 +80,7 @@ class Project:
         self.env = project_env(root)
 
     def run(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            args, cwd=self.root, env=self.env, capture_output=True, text=True, timeout=timeout
-        )
+        done = subprocess.run(args, cwd=self.root, env=self.env, capture_output=True, text=True, timeout=timeout)
         if check and done.returncode != 0:
             raise AssertionError(f"{' '.join(args)} exited {done.returncode}\n{done.stdout}\n{done.stderr}")
         return done

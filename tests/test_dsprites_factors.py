@@ -45,7 +45,7 @@ def test_full_grid_is_every_combination_once_in_c_order() -> None:
     expected = np.indices(FACTOR_SIZES).reshape(len(FACTOR_SIZES), -1).T
     np.testing.assert_array_equal(classes, expected)  # C order: posY fastest
     assert classes[1].tolist() == [0, 0, 0, 0, 0, 1] and classes[32].tolist() == [0, 0, 0, 0, 1, 0]
-    strides = np.array([int(np.prod(FACTOR_SIZES[f + 1:])) for f in range(len(FACTOR_SIZES))])
+    strides = np.array([int(np.prod(FACTOR_SIZES[f + 1 :])) for f in range(len(FACTOR_SIZES))])
     assert (np.bincount(classes @ strides, minlength=N_IMAGES) == 1).all()  # each combination once
     assert ((classes >= 0) & (classes < np.array(FACTOR_SIZES))).all()
     for f, grid in enumerate(factor_values()):
@@ -56,7 +56,6 @@ def test_full_grid_is_every_combination_once_in_c_order() -> None:
 def test_latents_for_rejects_bad_indices(bad: np.ndarray) -> None:
     with pytest.raises(ValueError):
         latents_for(bad)
-
 
 
 def test_factor_space_index_is_the_inverse_of_classes() -> None:
@@ -85,4 +84,3 @@ def test_subsample_indices() -> None:
     for bad in (-1, 11):
         with pytest.raises(ValueError):
             subsample_indices(10, bad, seed=0)
-

@@ -107,8 +107,12 @@ def test_empty_subset(tmp_path: Path) -> None:
 def fake_original(path: Path, idx: np.ndarray, **override: np.ndarray) -> None:
     """An npz laid out like DeepMind's file (np.savez_compressed, plus a pickled metadata member)."""
     classes, values = latents_for(idx)
-    arrays = {"imgs": render_images(idx), "latents_classes": classes, "latents_values": values,
-              "metadata": np.array({"description": "pickled; must never be loaded"}, dtype=object)}
+    arrays = {
+        "imgs": render_images(idx),
+        "latents_classes": classes,
+        "latents_values": values,
+        "metadata": np.array({"description": "pickled; must never be loaded"}, dtype=object),
+    }
     arrays.update(override)
     np.savez_compressed(path, **{k: v for k, v in arrays.items() if v is not None})
 
@@ -154,12 +158,18 @@ BAD_FILES = {
     "non-binary": ({"imgs": bad_imgs_nonbinary}, ["key 'imgs' row 37", "255"]),
     "bad shape": ({"imgs": render_images(IDX)[:, :32]}, ["key 'imgs' has shape (60, 32, 64)"]),
     "row mismatch": ({"imgs": render_images(IDX[:50])}, ["key 'imgs' has 50 rows", "60"]),
-    "classes dtype": ({"latents_classes": latents_for(IDX)[0].astype(np.int32)},
-                      ["key 'latents_classes' has dtype int32, expected int64"]),
-    "class out of range": ({"latents_classes": latents_for(IDX)[0] + np.array([0, 0, 0, 0, 0, 32])},
-                           ["latents_classes", "posY class"]),
-    "values inconsistent": ({"latents_values": latents_for(IDX)[1] * np.array([1, 1, 1.5, 1, 1, 1])},
-                            ["latents_values", "scale"]),
+    "classes dtype": (
+        {"latents_classes": latents_for(IDX)[0].astype(np.int32)},
+        ["key 'latents_classes' has dtype int32, expected int64"],
+    ),
+    "class out of range": (
+        {"latents_classes": latents_for(IDX)[0] + np.array([0, 0, 0, 0, 0, 32])},
+        ["latents_classes", "posY class"],
+    ),
+    "values inconsistent": (
+        {"latents_values": latents_for(IDX)[1] * np.array([1, 1, 1.5, 1, 1, 1])},
+        ["latents_values", "scale"],
+    ),
 }
 
 
@@ -217,8 +227,8 @@ def test_corrupt_member_is_caught(tmp_path: Path) -> None:
     with zipfile.ZipFile(src) as zf:
         info = zf.getinfo("imgs.npy")
     # Flip a 0 to a 1 deep inside the imgs data: still binary, so only the CRC can notice.
-    name_len = int.from_bytes(data[info.header_offset + 26:info.header_offset + 28], "little")
-    extra_len = int.from_bytes(data[info.header_offset + 28:info.header_offset + 30], "little")
+    name_len = int.from_bytes(data[info.header_offset + 26 : info.header_offset + 28], "little")
+    extra_len = int.from_bytes(data[info.header_offset + 28 : info.header_offset + 30], "little")
     start = info.header_offset + 30 + name_len + extra_len + 128 + 4096 * 30
     assert data[start] == 0
     data[start] = 1

@@ -13,8 +13,10 @@ def flat(color: int = 0, shape: int = 0, scale: int = 0, orient: int = 0, x: int
 
 def grid_indices(**fixed: object) -> np.ndarray:
     """Flat indices of every combination of the given class lists (ints or ranges) per factor."""
-    axes = [np.atleast_1d(np.asarray(fixed.get(name, range(size)))) for name, size in
-            zip(("color", "shape", "scale", "orient", "x", "y"), FACTOR_SIZES)]
+    axes = [
+        np.atleast_1d(np.asarray(fixed.get(name, range(size))))
+        for name, size in zip(("color", "shape", "scale", "orient", "x", "y"), FACTOR_SIZES)
+    ]
     mesh = np.meshgrid(*axes, indexing="ij")
     return np.ravel_multi_index(tuple(m.ravel() for m in mesh), FACTOR_SIZES).astype(np.int64)
 

@@ -53,14 +53,14 @@ def _train(seed: int, steps: int = 12, compile: bool = False) -> tuple[VAE, list
 def test_training_is_deterministic_for_a_seed():
     (a, curve_a), (b, curve_b), (c, _) = _train(0), _train(0), _train(1)
     assert weights_digest(a) == weights_digest(b)
-    assert [p.terms['loss'] for p in curve_a] == [p.terms['loss'] for p in curve_b]
+    assert [p.terms["loss"] for p in curve_a] == [p.terms["loss"] for p in curve_b]
     assert weights_digest(a) != weights_digest(c)
     assert [p.step for p in curve_a] == [4, 8, 12]
 
 
 def test_training_lowers_the_loss():
     _, curve = _train(0, steps=60)
-    assert curve[-1].terms['loss'] < 0.5 * curve[0].terms['loss']
+    assert curve[-1].terms["loss"] < 0.5 * curve[0].terms["loss"]
 
 
 def test_compiled_training_trains_the_model_itself():
@@ -68,7 +68,7 @@ def test_compiled_training_trains_the_model_itself():
     torch._dynamo.utils.counters.clear()
     model, curve = _train(0, steps=60, compile=True)
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1  # it really ran compiled
-    assert curve[-1].terms['loss'] < 0.5 * curve[0].terms['loss']
+    assert curve[-1].terms["loss"] < 0.5 * curve[0].terms["loss"]
     eager, _ = _train(0, steps=2)
     assert model.state_dict().keys() == eager.state_dict().keys()  # saved weights load into a plain VAE
 
@@ -83,7 +83,7 @@ def test_compile_failure_falls_back_to_eager(monkeypatch):
     fallback, fallback_curve = _train(0, compile=True)
     eager, eager_curve = _train(0)
     assert weights_digest(fallback) == weights_digest(eager)
-    assert [p.terms['loss'] for p in fallback_curve] == [p.terms['loss'] for p in eager_curve]
+    assert [p.terms["loss"] for p in fallback_curve] == [p.terms["loss"] for p in eager_curve]
 
 
 def test_weights_roundtrip_without_pickled_code(tmp_path):

@@ -28,13 +28,22 @@ def test_schema_defaults_are_the_checked_in_params():
     ("raw", "message"),
     [
         ({"beta": -1}, "params.yaml: beta: Input should be greater than or equal to 0 (got -1)"),
-        ({"model": {"latent_dim": 0}}, "params.yaml: model.latent_dim: Input should be greater than or equal to 1 (got 0)"),
+        (
+            {"model": {"latent_dim": 0}},
+            "params.yaml: model.latent_dim: Input should be greater than or equal to 1 (got 0)",
+        ),
         ({"trian": {"steps": 5}}, "params.yaml: trian: unknown key"),
         ({"train": {"stpes": 5}}, "params.yaml: train.stpes: unknown key"),
         ({"train": {"steps": "many"}}, "params.yaml: train.steps: Input should be a valid integer"),
         ({"model": {"arch": "resnet"}}, "params.yaml: model.arch: Input should be 'conv' or 'mlp' (got 'resnet')"),
-        ({"sweep": {"beta": [1, -2]}}, "params.yaml: sweep.beta.1: Input should be greater than or equal to 0 (got -2)"),
-        ({"data": {"subsample": 100, "test_size": 100}}, "params.yaml: data: test_size (100) must be smaller than subsample (100)"),
+        (
+            {"sweep": {"beta": [1, -2]}},
+            "params.yaml: sweep.beta.1: Input should be greater than or equal to 0 (got -2)",
+        ),
+        (
+            {"data": {"subsample": 100, "test_size": 100}},
+            "params.yaml: data: test_size (100) must be smaller than subsample (100)",
+        ),
         ([1, 2], "params.yaml: expected a mapping of keys, got list"),
     ],
 )

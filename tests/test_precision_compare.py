@@ -24,7 +24,9 @@ def test_close_means_with_the_same_trends_pass():
     result = compare(
         _points("fp32", [-400.0, -90.0, -95.0], [300.0, 11.0, 8.0])
         + _points("bf16", [-500.0, -90.5, -95.2], [305.0, 11.5, 8.2]),
-        "fp32", "bf16", tolerance_pct=1.0,
+        "fp32",
+        "bf16",
+        tolerance_pct=1.0,
     )
     assert result["betas"] == BETAS
     assert result["rows"][0]["elbo_diff_pct"] == pytest.approx(-25.0)  # β = 0: shown, not judged
@@ -37,7 +39,9 @@ def test_means_and_spread_over_seeds():
         _points("fp32", [-400.0, -90.0, -95.0], [300.0, 11.0, 8.0], seed=0)
         + _points("fp32", [-400.0, -92.0, -95.0], [300.0, 11.0, 8.0], seed=1)
         + _points("bf16", [-400.0, -91.0, -95.0], [300.0, 11.0, 8.0], seed=0),
-        "fp32", "bf16", tolerance_pct=1.0,
+        "fp32",
+        "bf16",
+        tolerance_pct=1.0,
     )
     beta1 = result["rows"][1]
     assert (beta1["n.fp32"], beta1["n.bf16"]) == (2, 1)
@@ -47,17 +51,32 @@ def test_means_and_spread_over_seeds():
 
 
 def test_a_far_elbo_or_a_flipped_trend_fails():
-    far = compare(_points("fp32", [-400.0, -90.0, -95.0], [300.0, 11.0, 8.0])
-                  + _points("bf16", [-400.0, -92.0, -95.0], [300.0, 11.0, 8.0]), "fp32", "bf16", 1.0)
+    far = compare(
+        _points("fp32", [-400.0, -90.0, -95.0], [300.0, 11.0, 8.0])
+        + _points("bf16", [-400.0, -92.0, -95.0], [300.0, 11.0, 8.0]),
+        "fp32",
+        "bf16",
+        1.0,
+    )
     assert far["max_abs_elbo_diff_pct"] == pytest.approx(200 / 90)
     assert not far["elbo_within_tolerance"] and far["same_trends"]
-    flipped = compare(_points("fp32", [-400.0, -90.0, -95.0], [300.0, 11.0, 8.0])
-                      + _points("bf16", [-400.0, -90.0, -95.0], [300.0, 8.0, 11.0]), "fp32", "bf16", 1.0)
+    flipped = compare(
+        _points("fp32", [-400.0, -90.0, -95.0], [300.0, 11.0, 8.0])
+        + _points("bf16", [-400.0, -90.0, -95.0], [300.0, 8.0, 11.0]),
+        "fp32",
+        "bf16",
+        1.0,
+    )
     assert flipped["trends"]["kl"] == {"fp32": "↓↓", "bf16": "↓↑"}
     assert not flipped["same_trends"]
 
 
 def test_unpaired_betas_are_left_out():
-    result = compare(_points("fp32", [-400.0, -90.0, -95.0], [300.0, 11.0, 8.0])
-                     + _points("bf16", [-401.0, -90.0, -95.0], [300.0, 11.0, 8.0])[1:], "fp32", "bf16", 1.0)
+    result = compare(
+        _points("fp32", [-400.0, -90.0, -95.0], [300.0, 11.0, 8.0])
+        + _points("bf16", [-401.0, -90.0, -95.0], [300.0, 11.0, 8.0])[1:],
+        "fp32",
+        "bf16",
+        1.0,
+    )
     assert result["betas"] == [1.0, 4.0]

@@ -26,7 +26,6 @@ from pipeline.params import parse_params
 from pipeline.paths import Figure, Outputs
 from pipeline.record import ARTIFACT_DIRS
 from pipeline.report import build_report
-from pipeline.report_html import RUN_FIGURES
 from pipeline.report_data import (
     ReportError,
     RunRecord,
@@ -37,6 +36,7 @@ from pipeline.report_data import (
     summary_sentences,
     trend,
 )
+from pipeline.report_html import RUN_FIGURES
 from pipeline.report_runs import mlflow_filter
 from pipeline.tracking import SWEEP_TAG, ModelRun
 from tests.browser import evaluate, image_widths, open_page, require_chromium, screenshot

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.browser import image_widths, require_chromium, screenshot
 from testkit.project import exp_rows, mlflow_runs
+from tests.browser import image_widths, require_chromium, screenshot
 
 pytestmark = pytest.mark.e2e
 

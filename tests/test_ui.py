@@ -16,8 +16,8 @@ import pytest
 
 from pipeline.params import parse_params
 from pipeline.tracking import EXPERIMENT_NAME, ModelRun
-from tests.browser import evaluate, open_page, require_chromium
 from testkit.project import project_env
+from tests.browser import evaluate, open_page, require_chromium
 
 pytestmark = pytest.mark.e2e
 
@@ -66,8 +66,12 @@ def test_ui_serves_the_sweep_runs(tmp_path, monkeypatch):
     log = tmp_path / "ui.log"
     with log.open("w") as out:
         server = subprocess.Popen(
-            ["vae-pipe", "ui", "--port", str(port)], cwd=root, env=project_env(root),
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            ["vae-pipe", "ui", "--port", str(port)],
+            cwd=root,
+            env=project_env(root),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         _wait_until_up(f"{base}/health", server, log)
@@ -77,9 +81,7 @@ def test_ui_serves_the_sweep_runs(tmp_path, monkeypatch):
             f"{base}/api/2.0/mlflow/runs/search",
             {"experiment_ids": [exp_id], "filter": "tags.`vae_pipe.sweep` = 'ui-test'"},
         )
-        betas = sorted(
-            next(p["value"] for p in run["data"]["params"] if p["key"] == "beta") for run in found["runs"]
-        )
+        betas = sorted(next(p["value"] for p in run["data"]["params"] if p["key"] == "beta") for run in found["runs"])
         assert betas == ["1.0", "4.0"]
 
         with open_page(chromium, f"{base}/#/experiments/{exp_id}/runs") as page:

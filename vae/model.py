@@ -35,8 +35,10 @@ class ConvEncoder(nn.Module):
             layers += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), nn.ReLU()]
         self.features = nn.Sequential(*layers, nn.Flatten())
         self.head = nn.Sequential(
-            nn.Linear(32 * 4 * 4, hidden_dim), nn.ReLU(),
-            nn.Linear(hidden_dim, hidden_dim), nn.ReLU(),
+            nn.Linear(32 * 4 * 4, hidden_dim),
+            nn.ReLU(),
+            nn.Linear(hidden_dim, hidden_dim),
+            nn.ReLU(),
             nn.Linear(hidden_dim, 2 * latent_dim),
         )
 
@@ -51,9 +53,12 @@ class ConvDecoder(nn.Module):
     def __init__(self, latent_dim: int, hidden_dim: int) -> None:
         super().__init__()
         self.dense = nn.Sequential(
-            nn.Linear(latent_dim, hidden_dim), nn.ReLU(),
-            nn.Linear(hidden_dim, hidden_dim), nn.ReLU(),
-            nn.Linear(hidden_dim, 32 * 4 * 4), nn.ReLU(),
+            nn.Linear(latent_dim, hidden_dim),
+            nn.ReLU(),
+            nn.Linear(hidden_dim, hidden_dim),
+            nn.ReLU(),
+            nn.Linear(hidden_dim, 32 * 4 * 4),
+            nn.ReLU(),
             nn.Unflatten(1, (32, 4, 4)),
         )
         layers: list[nn.Module] = []
@@ -76,8 +81,10 @@ class MLPEncoder(nn.Module):
         n_pixels = IMAGE_SHAPE[1] * IMAGE_SHAPE[2]
         self.net = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(n_pixels, hidden_dim), nn.ReLU(),
-            nn.Linear(hidden_dim, hidden_dim), nn.ReLU(),
+            nn.Linear(n_pixels, hidden_dim),
+            nn.ReLU(),
+            nn.Linear(hidden_dim, hidden_dim),
+            nn.ReLU(),
             nn.Linear(hidden_dim, 2 * latent_dim),
         )
 
@@ -91,8 +98,10 @@ class MLPDecoder(nn.Module):
         super().__init__()
         n_pixels = IMAGE_SHAPE[1] * IMAGE_SHAPE[2]
         self.net = nn.Sequential(
-            nn.Linear(latent_dim, hidden_dim), nn.Tanh(),
-            nn.Linear(hidden_dim, hidden_dim), nn.Tanh(),
+            nn.Linear(latent_dim, hidden_dim),
+            nn.Tanh(),
+            nn.Linear(hidden_dim, hidden_dim),
+            nn.Tanh(),
             nn.Linear(hidden_dim, n_pixels),
             nn.Unflatten(1, IMAGE_SHAPE),
         )

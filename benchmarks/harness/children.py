@@ -36,7 +36,7 @@ def run_child(kind: str, args: dict[str, Any]) -> tuple[dict[str, Any], float, f
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - start
     peak = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024) / MB
-    results = [line[len(MARK):] for line in out.splitlines() if line.startswith(MARK)]
+    results = [line[len(MARK) :] for line in out.splitlines() if line.startswith(MARK)]
     if proc.returncode != 0 or not results:
         raise RuntimeError(f"child {kind} failed (exit {proc.returncode}):\n{out[-3000:]}")
     return json.loads(results[-1]), wall, peak

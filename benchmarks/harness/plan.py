@@ -28,9 +28,29 @@ class Plan:
     @staticmethod
     def make(quick: bool, repeats: int | None) -> Plan:
         if quick:
-            return Plan(quick=True, repeats=repeats or 2, prepare_rows=16_384, train_images=2_048, window_s=0.2,
-                        min_steps=1, memory_steps=3, thread_window_s=0.4, eval_points=2_000, profile_steps=2,
-                        gemm_n=512)
-        return Plan(quick=False, repeats=repeats or 3, prepare_rows=None, train_images=16_384, window_s=1.5,
-                    min_steps=5, memory_steps=20, thread_window_s=2.0, eval_points=10_000, profile_steps=8,
-                    gemm_n=2_048)
+            return Plan(
+                quick=True,
+                repeats=repeats or 2,
+                prepare_rows=16_384,
+                train_images=2_048,
+                window_s=0.2,
+                min_steps=1,
+                memory_steps=3,
+                thread_window_s=0.4,
+                eval_points=2_000,
+                profile_steps=2,
+                gemm_n=512,
+            )
+        return Plan(
+            quick=False,
+            repeats=repeats or 3,
+            prepare_rows=None,
+            train_images=16_384,
+            window_s=1.5,
+            min_steps=5,
+            memory_steps=20,
+            thread_window_s=2.0,
+            eval_points=10_000,
+            profile_steps=8,
+            gemm_n=2_048,
+        )

@@ -17,8 +17,13 @@ from benchmarks.harness.results import Out, Results, Target, median
 
 def import_time_top(module: str, top: int = 4) -> list[tuple[str, float]]:
     """The slowest imports under `module` (cumulative seconds), from `python -X importtime`."""
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"], capture_output=True,
-                          text=True, env=child_env(), cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        cwd=ROOT,
+    )
     entries, inside = [], False
     for line in reversed(done.stderr.splitlines()):  # a package is printed after everything it imports
         match = re.match(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|( *)(\S+)", line)
@@ -44,8 +49,7 @@ def bench_cli(plan: Plan, work: Path, out: Out, res: Results) -> None:
         subprocess.run(help_cmd, capture_output=True, env=child_env(), cwd=ROOT, check=True)
         help_times.append(time.perf_counter() - start)
     imports = import_time_top("pipeline.cli")
-    data: dict[str, Any] = {"help_s": median(help_times), "help_runs": help_times,
-                            "top_imports_s": dict(imports)}
+    data: dict[str, Any] = {"help_s": median(help_times), "help_runs": help_times, "top_imports_s": dict(imports)}
     res.targets.append(Target("vae-pipe --help", data["help_s"], "<=", 1.0, "s"))
 
     out.progress("cli: creating a temporary git + DVC project (testkit.project.create_project), first dvc repro")
@@ -65,9 +69,11 @@ def bench_cli(plan: Plan, work: Path, out: Out, res: Results) -> None:
             noop_times.append(time.perf_counter() - start)
             ran_stage |= "Running stage" in done.stdout
         data.update(noop_repro_s=median(noop_times), noop_repro_runs=noop_times, noop_ran_a_stage=ran_stage)
-        rows += [["first dvc repro, tiny params (s)", data["first_repro_s"]],
-                 ["no-op dvc repro (s)" + ("  (!! a stage ran)" if ran_stage else ""), data["noop_repro_s"]]]
-    except Exception as exc:  # noqa: BLE001  (report, keep the other figures)
+        rows += [
+            ["first dvc repro, tiny params (s)", data["first_repro_s"]],
+            ["no-op dvc repro (s)" + ("  (!! a stage ran)" if ran_stage else ""), data["noop_repro_s"]],
+        ]
+    except Exception as exc:
         data["dvc_error"] = str(exc)[-2000:]
         rows.append(["dvc repro", f"failed: {str(exc).splitlines()[0][:100]}"])
     rows += [[f"  import {name} (s, cumulative; python -X importtime)", seconds] for name, seconds in imports]

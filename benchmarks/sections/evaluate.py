@@ -32,16 +32,33 @@ def bench_eval(plan: Plan, device, out: Out, res: Results) -> None:
         start = time.perf_counter()
         _, _, means = encode_held_out(model, packed_t, 1000)
         enc_times.append(time.perf_counter() - start)
-    for r in range(plan.repeats):
+    for _ in range(plan.repeats):
         start = time.perf_counter()
         compute_mig(means, factors, 20)
         mig_times.append(time.perf_counter() - start)
-    data = {"points": plan.eval_points, "device": device.type, "encode_s": median(enc_times),
-            "mig_s": median(mig_times), "encode_source": source}
+    data = {
+        "points": plan.eval_points,
+        "device": device.type,
+        "encode_s": median(enc_times),
+        "mig_s": median(mig_times),
+        "encode_source": source,
+    }
     res.sections["eval"] = data
-    out.table(f"5. Evaluation on {plan.eval_points:,} held-out points ({device_name(device)})", ["figure", "value"], [
-        ["encode + ELBO + KL per dim (s)  [" + source + ", batch 1000]", data["encode_s"]],
-        ["metrics.compute_mig, 20 bins (s)", data["mig_s"]],
-    ])
-    res.targets.append(Target(f"compute_mig on {plan.eval_points:,} points", data["mig_s"], "<=", 2.0, "s",
-                              "" if plan.eval_points == 10_000 else "quick: fewer points"))
+    out.table(
+        f"5. Evaluation on {plan.eval_points:,} held-out points ({device_name(device)})",
+        ["figure", "value"],
+        [
+            ["encode + ELBO + KL per dim (s)  [" + source + ", batch 1000]", data["encode_s"]],
+            ["metrics.compute_mig, 20 bins (s)", data["mig_s"]],
+        ],
+    )
+    res.targets.append(
+        Target(
+            f"compute_mig on {plan.eval_points:,} points",
+            data["mig_s"],
+            "<=",
+            2.0,
+            "s",
+            "" if plan.eval_points == 10_000 else "quick: fewer points",
+        )
+    )

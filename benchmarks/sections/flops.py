@@ -48,7 +48,6 @@ def step_vs_convs(device, batch: int, plan: Plan) -> dict[str, Any]:
     """The whole FP32 training step vs its conv/deconv stacks alone (fwd + bwd, same shapes)."""
     import torch
 
-
     torch.manual_seed(0)
     model = default_model().to(device).train()
     imgs, _, _ = render_packed(batch, seed=4)
@@ -96,13 +95,27 @@ def step_vs_convs(device, batch: int, plan: Plan) -> dict[str, Any]:
             sync()
             times[name].append((time.perf_counter() - start) / steps)
     step_s, conv_s = median(times["step"]), median(times["convs"])
-    return {"batch": batch, "step_ms": step_s * 1e3, "convs_ms": conv_s * 1e3, "convs_share_of_time": conv_s / step_s,
-            "step_flops": step_flops, "conv_flops": conv_flops, "convs_share_of_flops": conv_flops / step_flops,
-            "step_flops_per_s": step_flops / step_s, "conv_flops_per_s": conv_flops / conv_s}
+    return {
+        "batch": batch,
+        "step_ms": step_s * 1e3,
+        "convs_ms": conv_s * 1e3,
+        "convs_share_of_time": conv_s / step_s,
+        "step_flops": step_flops,
+        "conv_flops": conv_flops,
+        "convs_share_of_flops": conv_flops / step_flops,
+        "step_flops_per_s": step_flops / step_s,
+        "conv_flops_per_s": conv_flops / conv_s,
+    }
 
 
-SYNC_EVENTS = ("cudaStreamSynchronize", "cudaDeviceSynchronize", "Memcpy HtoD", "Memcpy DtoH",
-               "aten::_local_scalar_dense", "aten::fill_")  # host round trips (.item()/.tolist(), copies) and fills
+SYNC_EVENTS = (
+    "cudaStreamSynchronize",
+    "cudaDeviceSynchronize",
+    "Memcpy HtoD",
+    "Memcpy DtoH",
+    "aten::_local_scalar_dense",
+    "aten::fill_",
+)  # host round trips (.item()/.tolist(), copies) and fills
 
 
 def profile_ours(device, batch: int, steps: int, top: int = 10) -> tuple[list[dict[str, Any]], dict[str, float]]:
@@ -136,13 +149,19 @@ def profile_ours(device, batch: int, steps: int, top: int = 10) -> tuple[list[di
         for name in SYNC_EVENTS:
             if event.key.startswith(name):
                 calls[event.key] = calls.get(event.key, 0) + event.count / steps
-    return [{"op": e.key, "calls_per_step": e.count / steps, "ms_per_step": self_time(e) / 1e3 / steps,
-             "share": self_time(e) / total} for e in ranked], calls
+    return [
+        {
+            "op": e.key,
+            "calls_per_step": e.count / steps,
+            "ms_per_step": self_time(e) / 1e3 / steps,
+            "share": self_time(e) / total,
+        }
+        for e in ranked
+    ], calls
 
 
 def bench_flops(plan: Plan, devices: list, out: Out, res: Results) -> None:
     import torch
-
 
     torch.manual_seed(0)
     model = default_model()
@@ -155,10 +174,15 @@ def bench_flops(plan: Plan, devices: list, out: Out, res: Results) -> None:
     total, by_op = count_flops(fwd_bwd)
     per_image = total / 64
     conv_share = sum(v for k, v in by_op.items() if "convolution" in k) / total
-    data: dict[str, Any] = {"flops_per_image_fwd_bwd": per_image, "flops_by_op_per_image":
-                            {k: v / 64 for k, v in by_op.items()}, "conv_share_of_flops": conv_share}
-    out.note(f"[bold]7. FLOPs per image, forward + backward (FlopCounterMode): {per_image / 1e6:.1f} MFLOP[/bold] "
-             f"({conv_share:.0%} in conv/deconv; Adam and elementwise ops not counted)")
+    data: dict[str, Any] = {
+        "flops_per_image_fwd_bwd": per_image,
+        "flops_by_op_per_image": {k: v / 64 for k, v in by_op.items()},
+        "conv_share_of_flops": conv_share,
+    }
+    out.note(
+        f"[bold]7. FLOPs per image, forward + backward (FlopCounterMode): {per_image / 1e6:.1f} MFLOP[/bold] "
+        f"({conv_share:.0%} in conv/deconv; Adam and elementwise ops not counted)"
+    )
     train = res.sections.get("train", {})
     for device in devices:
         out.progress(f"flops [{device.type}]: peak, GEMM, step vs convs, profiler")
@@ -192,41 +216,93 @@ def bench_flops(plan: Plan, devices: list, out: Out, res: Results) -> None:
         for (batch, precision), rate in sorted(ips.items()):
             achieved = per_image * rate
             ref = fp32_peak if precision == "fp32" else (peak.get("bf16_peak_flops") or None)
-            rows.append([f"{label} b{batch} {precision}", rate, achieved / 1e9,
-                         (ref / 1e9) if ref else None, (achieved / ref * 100) if ref else None,
-                         achieved / (gemm32 if precision == "fp32" else gemm16) * 100])
+            rows.append(
+                [
+                    f"{label} b{batch} {precision}",
+                    rate,
+                    achieved / 1e9,
+                    (ref / 1e9) if ref else None,
+                    (achieved / ref * 100) if ref else None,
+                    achieved / (gemm32 if precision == "fp32" else gemm16) * 100,
+                ]
+            )
         eff = per_image * ips[(64, "fp32")] / fp32_peak if fp32_peak else None
-        data[device.type] = {"peak": peak, "assumptions": assumptions, "gemm_fp32_flops": gemm32,
-                             "gemm_bf16_flops": gemm16, "fp32_b64_efficiency": eff, "step_vs_convs": parts,
-                             "profile_top_ops_fp32_b64": ops, "profile_calls_per_step": sync_calls,
-                             "achieved": [dict(zip(["path", "images_per_s", "gflops", "peak_gflops", "pct_peak",
-                                                    "pct_gemm"], r)) for r in rows]}
+        data[device.type] = {
+            "peak": peak,
+            "assumptions": assumptions,
+            "gemm_fp32_flops": gemm32,
+            "gemm_bf16_flops": gemm16,
+            "fp32_b64_efficiency": eff,
+            "step_vs_convs": parts,
+            "profile_top_ops_fp32_b64": ops,
+            "profile_calls_per_step": sync_calls,
+            "achieved": [
+                dict(zip(["path", "images_per_s", "gflops", "peak_gflops", "pct_peak", "pct_gemm"], r)) for r in rows
+            ],
+        }
         for line in assumptions:
             out.note(f"[dim]assumption:[/dim] {line}")
-        out.note(f"measured GEMM ({'8192' if device.type == 'cuda' else plan.gemm_n}²): FP32 {gemm32 / 1e9:,.0f} "
-                 f"GFLOP/s, BF16 {gemm16 / 1e9:,.0f} GFLOP/s")
-        out.table(f"7. Achieved FLOP/s on {device_name(device)}",
-                  ["path", "images/s", "achieved GFLOP/s", "peak GFLOP/s", "% of peak", "% of measured GEMM"], rows,
-                  caption="peak: FP32 rows vs the FP32 peak; BF16/FP16 rows vs the BF16 tensor peak (CUDA) or "
-                          "none (CPU: no datasheet figure assumed); GEMM: same dtype.")
-        out.table(f"   Where an FP32 batch-64 step goes on {device.type} (median of {plan.repeats})",
-                  ["part", "ms/step", "share of step time", "share of FLOPs", "GFLOP/s", "% of peak"], [
-                      ["whole training step", parts["step_ms"], pct(1.0), pct(1.0), parts["step_flops_per_s"] / 1e9,
-                       parts["step_flops_per_s"] / fp32_peak * 100 if fp32_peak else None],
-                      ["conv + deconv stacks alone (fwd+bwd)", parts["convs_ms"], pct(parts["convs_share_of_time"]),
-                       pct(parts["convs_share_of_flops"]), parts["conv_flops_per_s"] / 1e9,
-                       parts["conv_flops_per_s"] / fp32_peak * 100 if fp32_peak else None],
-                      ["everything else (dense, loss, Adam, unpack)", parts["step_ms"] - parts["convs_ms"],
-                       pct(1 - parts["convs_share_of_time"]), pct(1 - parts["convs_share_of_flops"]), None, None],
-                  ])
-        out.table(f"   Top ops by self {'GPU' if device.type == 'cuda' else 'CPU'} time, train_vae FP32 batch 64 "
-                  f"(torch.profiler, {plan.profile_steps} steps)",
-                  ["op", "calls/step", "ms/step", "share"],
-                  [[o["op"], o["calls_per_step"], o["ms_per_step"], pct(o["share"])] for o in ops])
-        out.note("calls per step (host round trips, copies, tensor fills): " + (", ".join(
-            f"{name} {count:.3g}" for name, count in sorted(sync_calls.items())) or "none"))
+        out.note(
+            f"measured GEMM ({'8192' if device.type == 'cuda' else plan.gemm_n}²): FP32 {gemm32 / 1e9:,.0f} "
+            f"GFLOP/s, BF16 {gemm16 / 1e9:,.0f} GFLOP/s"
+        )
+        out.table(
+            f"7. Achieved FLOP/s on {device_name(device)}",
+            ["path", "images/s", "achieved GFLOP/s", "peak GFLOP/s", "% of peak", "% of measured GEMM"],
+            rows,
+            caption="peak: FP32 rows vs the FP32 peak; BF16/FP16 rows vs the BF16 tensor peak (CUDA) or "
+            "none (CPU: no datasheet figure assumed); GEMM: same dtype.",
+        )
+        out.table(
+            f"   Where an FP32 batch-64 step goes on {device.type} (median of {plan.repeats})",
+            ["part", "ms/step", "share of step time", "share of FLOPs", "GFLOP/s", "% of peak"],
+            [
+                [
+                    "whole training step",
+                    parts["step_ms"],
+                    pct(1.0),
+                    pct(1.0),
+                    parts["step_flops_per_s"] / 1e9,
+                    parts["step_flops_per_s"] / fp32_peak * 100 if fp32_peak else None,
+                ],
+                [
+                    "conv + deconv stacks alone (fwd+bwd)",
+                    parts["convs_ms"],
+                    pct(parts["convs_share_of_time"]),
+                    pct(parts["convs_share_of_flops"]),
+                    parts["conv_flops_per_s"] / 1e9,
+                    parts["conv_flops_per_s"] / fp32_peak * 100 if fp32_peak else None,
+                ],
+                [
+                    "everything else (dense, loss, Adam, unpack)",
+                    parts["step_ms"] - parts["convs_ms"],
+                    pct(1 - parts["convs_share_of_time"]),
+                    pct(1 - parts["convs_share_of_flops"]),
+                    None,
+                    None,
+                ],
+            ],
+        )
+        out.table(
+            f"   Top ops by self {'GPU' if device.type == 'cuda' else 'CPU'} time, train_vae FP32 batch 64 "
+            f"(torch.profiler, {plan.profile_steps} steps)",
+            ["op", "calls/step", "ms/step", "share"],
+            [[o["op"], o["calls_per_step"], o["ms_per_step"], pct(o["share"])] for o in ops],
+        )
+        out.note(
+            "calls per step (host round trips, copies, tensor fills): "
+            + (", ".join(f"{name} {count:.3g}" for name, count in sorted(sync_calls.items())) or "none")
+        )
         if eff is not None:
-            res.targets.append(Target(f"FP32 step efficiency b64, {device.type}", eff * 100, ">=", 50, "% of peak",
-                                      f"conv stacks alone reach {parts['conv_flops_per_s'] / fp32_peak:.0%}; "
-                                      f"GEMM {gemm32 / fp32_peak:.0%}"))
+            res.targets.append(
+                Target(
+                    f"FP32 step efficiency b64, {device.type}",
+                    eff * 100,
+                    ">=",
+                    50,
+                    "% of peak",
+                    f"conv stacks alone reach {parts['conv_flops_per_s'] / fp32_peak:.0%}; "
+                    f"GEMM {gemm32 / fp32_peak:.0%}",
+                )
+            )
     res.sections["flops"] = data

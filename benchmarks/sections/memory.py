@@ -44,9 +44,15 @@ def child_train_memory(args: dict[str, Any]) -> dict[str, Any]:
     config = bench_train_config(steps, 64, precision)
     train_vae(default_model(), packed, config, generator)
     cuda_peak = torch.cuda.max_memory_allocated(device) / MB if device.type == "cuda" else None
-    return {"rows": int(train_images.shape[0]), "load_s": load_s, "rss_after_imports_mb": rss0,
-            "rss_after_load_mb": rss_loaded, "self_peak_rss_mb": maxrss_self_mb(), "precision": precision,
-            "cuda_peak_allocated_mb": cuda_peak}
+    return {
+        "rows": int(train_images.shape[0]),
+        "load_s": load_s,
+        "rss_after_imports_mb": rss0,
+        "rss_after_load_mb": rss_loaded,
+        "self_peak_rss_mb": maxrss_self_mb(),
+        "precision": precision,
+        "cuda_peak_allocated_mb": cuda_peak,
+    }
 
 
 def bench_memory(plan: Plan, work: Path, data_path: Path, devices: list, out: Out, res: Results) -> None:
@@ -70,18 +76,26 @@ def bench_memory(plan: Plan, work: Path, data_path: Path, devices: list, out: Ou
 
     rows_out, data = [], {}
     for device in devices:
-        for mode, label in (("loader", "load_dsprites_packed + to_device + train_vae"),
-                            ("stage", "as `vae-pipe train` (its imports and loader)")):
+        for mode, label in (
+            ("loader", "load_dsprites_packed + to_device + train_vae"),
+            ("stage", "as `vae-pipe train` (its imports and loader)"),
+        ):
             runs = []
             for r in range(plan.repeats):
                 out.progress(f"memory [{device.type}, {mode}]: fresh process, {r + 1}/{plan.repeats}")
-                args = {"mode": mode, "path": str(data_path), "stage_root": str(stage_root),
-                        "device": device.type, "steps": plan.memory_steps}
+                args = {
+                    "mode": mode,
+                    "path": str(data_path),
+                    "stage_root": str(stage_root),
+                    "device": device.type,
+                    "steps": plan.memory_steps,
+                }
                 result, wall, peak = run_child("train_memory", args)
                 runs.append(dict(result, wall_s=wall, peak_rss_mb=peak))
             key = f"{device.type}.{mode}"
             fig = {
-                "rows": runs[0]["rows"], "precision": runs[0]["precision"],
+                "rows": runs[0]["rows"],
+                "precision": runs[0]["precision"],
                 "peak_rss_mb": median([r["peak_rss_mb"] for r in runs]),
                 "rss_after_imports_mb": median([r["rss_after_imports_mb"] for r in runs]),
                 "rss_after_load_mb": median([r["rss_after_load_mb"] for r in runs]),
@@ -90,12 +104,38 @@ def bench_memory(plan: Plan, work: Path, data_path: Path, devices: list, out: Ou
                 "runs": runs,
             }
             data[key] = fig
-            rows_out.append([f"{device.type}: {label}", fig["rows"], fig["load_s"], fig["rss_after_imports_mb"],
-                             fig["rss_after_load_mb"], fig["peak_rss_mb"], fig["cuda_peak_allocated_mb"]])
-            res.targets.append(Target(f"train peak RSS, {device.type}, {mode} ({fig['rows']:,} images)",
-                                      fig["peak_rss_mb"] / 1000, "<=", 1.5, "GB",
-                                      "" if n == 737_280 else "quick: subsample, not the full file"))
+            rows_out.append(
+                [
+                    f"{device.type}: {label}",
+                    fig["rows"],
+                    fig["load_s"],
+                    fig["rss_after_imports_mb"],
+                    fig["rss_after_load_mb"],
+                    fig["peak_rss_mb"],
+                    fig["cuda_peak_allocated_mb"],
+                ]
+            )
+            res.targets.append(
+                Target(
+                    f"train peak RSS, {device.type}, {mode} ({fig['rows']:,} images)",
+                    fig["peak_rss_mb"] / 1000,
+                    "<=",
+                    1.5,
+                    "GB",
+                    "" if n == 737_280 else "quick: subsample, not the full file",
+                )
+            )
     res.sections["memory"] = data
-    out.table(f"4. Peak memory of a training process ({plan.memory_steps} steps, batch 64, auto precision)",
-              ["path", "train images", "load (s)", "RSS after imports (MB)", "RSS after load (MB)",
-               "peak RSS (MB)", "CUDA peak alloc (MB)"], rows_out)
+    out.table(
+        f"4. Peak memory of a training process ({plan.memory_steps} steps, batch 64, auto precision)",
+        [
+            "path",
+            "train images",
+            "load (s)",
+            "RSS after imports (MB)",
+            "RSS after load (MB)",
+            "peak RSS (MB)",
+            "CUDA peak alloc (MB)",
+        ],
+        rows_out,
+    )

@@ -40,8 +40,10 @@ def cpu_peak() -> dict[str, Any]:
             lanes = 8
             notes.append("AMD family 26 mobile (Zen 5, Strix): 256-bit datapath → 8 lanes/FMA unit")
         else:
-            notes.append("AMD family 26 (Zen 5, EPYC 9005/Ryzen 9000): full 512-bit datapath, 2 FMA pipes "
-                         "→ 16 lanes/FMA unit (Zen 4 would be half)")
+            notes.append(
+                "AMD family 26 (Zen 5, EPYC 9005/Ryzen 9000): full 512-bit datapath, 2 FMA pipes "
+                "→ 16 lanes/FMA unit (Zen 4 would be half)"
+            )
     elif vendor == "GenuineIntel" and lanes == 16:
         notes.append("Intel AVX-512: assumes 2 FMA-512 units (Xeon Gold/Platinum; some parts have 1)")
     per_cycle = lanes * units * (2 if fma else 1)
@@ -54,15 +56,34 @@ def cpu_peak() -> dict[str, Any]:
     except (OSError, ValueError):
         notes.append("no cpufreq (VM?): clock is the reported cpu MHz, often the base clock; boost would raise peak")
     peak = cores * mhz * 1e6 * per_cycle
-    return {"vendor": vendor, "family": family, "model": name, "isa": isa, "fma": fma, "logical_cpus": logical,
-            "smt": smt, "cores": cores, "mhz": mhz, "clock_source": clock_source, "lanes": lanes, "fma_units": units,
-            "flop_per_cycle_per_core": per_cycle, "fp32_peak_flops": peak, "notes": notes,
-            "bf16_native": "avx512_bf16" in flags or "amx_bf16" in flags}
+    return {
+        "vendor": vendor,
+        "family": family,
+        "model": name,
+        "isa": isa,
+        "fma": fma,
+        "logical_cpus": logical,
+        "smt": smt,
+        "cores": cores,
+        "mhz": mhz,
+        "clock_source": clock_source,
+        "lanes": lanes,
+        "fma_units": units,
+        "flop_per_cycle_per_core": per_cycle,
+        "fp32_peak_flops": peak,
+        "notes": notes,
+        "bf16_native": "avx512_bf16" in flags or "amx_bf16" in flags,
+    }
 
 
 CUDA_PEAKS = [  # (name fragment, dense FP32 non-tensor, dense BF16 tensor) in FLOP/s, from datasheets
-    ("H200", 67e12, 989e12), ("H100 NVL", 60e12, 835e12), ("H100 PCIe", 51e12, 756e12),
-    ("H100", 67e12, 989e12), ("A100", 19.5e12, 312e12), ("L40S", 91.6e12, 362e12), ("L4", 30.3e12, 121e12),
+    ("H200", 67e12, 989e12),
+    ("H100 NVL", 60e12, 835e12),
+    ("H100 PCIe", 51e12, 756e12),
+    ("H100", 67e12, 989e12),
+    ("A100", 19.5e12, 312e12),
+    ("L40S", 91.6e12, 362e12),
+    ("L4", 30.3e12, 121e12),
 ]
 
 
@@ -72,8 +93,14 @@ def cuda_peak(device) -> dict[str, Any]:
     name = torch.cuda.get_device_name(device)
     for fragment, fp32, bf16 in CUDA_PEAKS:
         if fragment in name:
-            return {"model": name, "fp32_peak_flops": fp32, "bf16_peak_flops": bf16,
-                    "notes": [f"datasheet peaks for {fragment} (dense)",
-                              f"cudnn.allow_tf32={torch.backends.cudnn.allow_tf32}: FP32 convs may run as TF32 "
-                              "on tensor cores, so 'FP32' efficiency against the non-tensor FP32 peak can exceed 100%"]}
+            return {
+                "model": name,
+                "fp32_peak_flops": fp32,
+                "bf16_peak_flops": bf16,
+                "notes": [
+                    f"datasheet peaks for {fragment} (dense)",
+                    f"cudnn.allow_tf32={torch.backends.cudnn.allow_tf32}: FP32 convs may run as TF32 "
+                    "on tensor cores, so 'FP32' efficiency against the non-tensor FP32 peak can exceed 100%",
+                ],
+            }
     return {"model": name, "fp32_peak_flops": None, "bf16_peak_flops": None, "notes": ["peak unknown for this GPU"]}

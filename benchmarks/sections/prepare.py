@@ -21,8 +21,13 @@ def child_prepare(args: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     rows = dsprites.write_dsprites(Path(args["path"]), indices)
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "rows": rows, "bytes": os.path.getsize(args["path"]),
-            "rss_after_imports_mb": rss0, "self_peak_rss_mb": maxrss_self_mb()}
+    return {
+        "seconds": seconds,
+        "rows": rows,
+        "bytes": os.path.getsize(args["path"]),
+        "rss_after_imports_mb": rss0,
+        "self_peak_rss_mb": maxrss_self_mb(),
+    }
 
 
 def bench_prepare(plan: Plan, work: Path, out: Out, res: Results) -> Path:
@@ -43,11 +48,15 @@ def bench_prepare(plan: Plan, work: Path, out: Out, res: Results) -> Path:
     }
     res.sections["prepare"] = data
     label = f"{rows:,} images" + (" (quick: subsample)" if plan.prepare_rows else " (full dSprites)")
-    out.table(f"1. Prepare: vae.dsprites.write_dsprites, {label}", ["figure", "value"], [
-        ["time (s)", data["seconds"]],
-        ["images/s", rows / data["seconds"]],
-        ["peak RSS of the process (MB)", data["peak_rss_mb"]],
-        ["  of which interpreter + imports (MB)", data["rss_after_imports_mb"]],
-        ["dataset on disk (MB)", data["bytes_on_disk"] / MB],
-    ])
+    out.table(
+        f"1. Prepare: vae.dsprites.write_dsprites, {label}",
+        ["figure", "value"],
+        [
+            ["time (s)", data["seconds"]],
+            ["images/s", rows / data["seconds"]],
+            ["peak RSS of the process (MB)", data["peak_rss_mb"]],
+            ["  of which interpreter + imports (MB)", data["rss_after_imports_mb"]],
+            ["dataset on disk (MB)", data["bytes_on_disk"] / MB],
+        ],
+    )
     return path

@@ -59,8 +59,14 @@ def child_threads(args: dict[str, Any]) -> dict[str, Any]:
             rates.append(images / elapsed)
     rates = rates[1:]  # the first window is the warm-up, with every worker running
     overall = total_images / (time.perf_counter() - go)
-    return {"rates": rates or [overall], "windows": len(rates), "overall_images_per_s": overall,
-            "precision": precision, "threads": torch.get_num_threads(), "chunk_steps": chunk}
+    return {
+        "rates": rates or [overall],
+        "windows": len(rates),
+        "overall_images_per_s": overall,
+        "precision": precision,
+        "threads": torch.get_num_threads(),
+        "chunk_steps": chunk,
+    }
 
 
 def thread_layouts(cores: int) -> list[tuple[int, int]]:
@@ -80,13 +86,25 @@ def run_workers(jobs: int, threads: int, plan: Plan, work: Path) -> list[dict[st
     script = str(SCRIPT)
     procs, logs = [], []
     for worker in range(jobs):
-        args = {"threads": threads, "worker": worker, "images": 4_096,
-                "chunk_s": min(0.1, plan.thread_window_s / 4), "window_s": plan.thread_window_s}
+        args = {
+            "threads": threads,
+            "worker": worker,
+            "images": 4_096,
+            "chunk_s": min(0.1, plan.thread_window_s / 4),
+            "window_s": plan.thread_window_s,
+        }
         log = (work / f"worker-{jobs}x{threads}-{worker}.log").open("w")
         logs.append(log)
-        procs.append(subprocess.Popen([sys.executable, script, "--_child", "threads", json.dumps(args)],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
-                                      env=child_env(threads)))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, script, "--_child", "threads", json.dumps(args)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                env=child_env(threads),
+            )
+        )
     try:
         for proc in procs:
             while True:
@@ -102,7 +120,7 @@ def run_workers(jobs: int, threads: int, plan: Plan, work: Path) -> list[dict[st
         results = []
         for proc in procs:
             text, _ = proc.communicate(timeout=600)
-            lines = [line[len(MARK):] for line in text.splitlines() if line.startswith(MARK)]
+            lines = [line[len(MARK) :] for line in text.splitlines() if line.startswith(MARK)]
             if proc.returncode != 0 or not lines:
                 raise RuntimeError(f"worker failed (exit {proc.returncode})")
             results.append(json.loads(lines[-1]))
@@ -130,23 +148,41 @@ def bench_threads(plan: Plan, work: Path, out: Out, res: Results) -> None:
         workers = run_workers(jobs, threads, plan, work)
         per_worker = [median(w["rates"]) for w in workers]  # a worker too slow for whole windows: its overall rate
         total = sum(per_worker)
-        entry = {"jobs": jobs, "threads": threads, "total_images_per_s": total, "per_worker": per_worker,
-                 "precision": workers[0]["precision"], "windows": [w["windows"] for w in workers]}
+        entry = {
+            "jobs": jobs,
+            "threads": threads,
+            "total_images_per_s": total,
+            "per_worker": per_worker,
+            "precision": workers[0]["precision"],
+            "windows": [w["windows"] for w in workers],
+        }
         data["layouts"].append(entry)
-        rows.append([f"{jobs} × {threads}" + ("  ← sweep default" if (jobs, threads) == default else ""),
-                     jobs * threads, total, total / jobs, entry["precision"],
-                     ", ".join(str(w) for w in entry["windows"])])
+        rows.append(
+            [
+                f"{jobs} × {threads}" + ("  ← sweep default" if (jobs, threads) == default else ""),
+                jobs * threads,
+                total,
+                total / jobs,
+                entry["precision"],
+                ", ".join(str(w) for w in entry["windows"]),
+            ]
+        )
     best = max(data["layouts"], key=lambda e: e["total_images_per_s"])
     one = next(e for e in data["layouts"] if (e["jobs"], e["threads"]) == (1, 1))
     allc = next(e for e in data["layouts"] if (e["jobs"], e["threads"]) == (1, cores))
     data["best"] = [best["jobs"], best["threads"]]
     data["all_cores_over_one_thread"] = allc["total_images_per_s"] / one["total_images_per_s"]
     res.sections["threads"] = data
-    out.table(f"3. Threads and concurrent workers on the CPU ({cores} cores; batch 64, train_vae, auto precision; "
-              f"total images/s of all workers together)",
-              ["workers × threads", "threads used", "total images/s", "per worker", "precision", "windows"], rows,
-              caption="windows: timed windows per worker (0: slower than one window; its overall rate is used)")
+    out.table(
+        f"3. Threads and concurrent workers on the CPU ({cores} cores; batch 64, train_vae, auto precision; "
+        f"total images/s of all workers together)",
+        ["workers × threads", "threads used", "total images/s", "per worker", "precision", "windows"],
+        rows,
+        caption="windows: timed windows per worker (0: slower than one window; its overall rate is used)",
+    )
     dflt = next(e for e in data["layouts"] if (e["jobs"], e["threads"]) == default)
-    out.note(f"1 process: {cores} threads / 1 thread = {data['all_cores_over_one_thread']:.2f}×.  Best layout: "
-             f"{best['jobs']} × {best['threads']} ({best['total_images_per_s']:,.0f} images/s); sweep default "
-             f"{default[0]} × {default[1]} reaches {dflt['total_images_per_s'] / best['total_images_per_s']:.0%} of it.")
+    out.note(
+        f"1 process: {cores} threads / 1 thread = {data['all_cores_over_one_thread']:.2f}×.  Best layout: "
+        f"{best['jobs']} × {best['threads']} ({best['total_images_per_s']:,.0f} images/s); sweep default "
+        f"{default[0]} × {default[1]} reaches {dflt['total_images_per_s'] / best['total_images_per_s']:.0%} of it."
+    )

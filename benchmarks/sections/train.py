@@ -101,8 +101,14 @@ class DataLoaderLoop(BareLoop):
         self.model, self.batch, self.device = model, batch, device
         self.dtype, self.scaler = None, None
         self.optimizer = torch.optim.Adam(model.parameters(), lr=LR)
-        self.loader = DataLoader(Images(uint8_images), batch_size=batch, shuffle=True, num_workers=0,
-                                 drop_last=True, generator=torch.Generator().manual_seed(0))
+        self.loader = DataLoader(
+            Images(uint8_images),
+            batch_size=batch,
+            shuffle=True,
+            num_workers=0,
+            drop_last=True,
+            generator=torch.Generator().manual_seed(0),
+        )
         self.iterator = iter(self.loader)
 
     def batches(self, steps: int):
@@ -136,7 +142,7 @@ def measure_group(variants: dict[str, Any], batch: int, plan: Plan, sync: Callab
     rates: dict[str, list[float]] = {name: [] for name in variants}
     names = list(variants)
     for r in range(plan.repeats):
-        for name in names[r % len(names):] + names[: r % len(names)]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             rates[name].append(steps * batch / timed(variants[name], steps))
     return steps, rates, first_call_s
 
@@ -173,17 +179,32 @@ def bench_train(plan: Plan, devices: list, out: Out, res: Results) -> None:
                 if batch == 64:  # train.compile: true, timed after its compilation
                     variants["compiled"] = OursPath(fresh_model(device), packed_t, batch, precision, compile=True)
                 steps, rates, first_call_s = measure_group(variants, batch, plan, sync)
-                group = {"batch": batch, "precision": precision, "steps_per_window": steps,
-                         "images_per_s": {k: median(v) for k, v in rates.items()}, "raw": rates,
-                         "first_call_s": first_call_s,
-                         "ours_internal_images_per_s": median(variants["ours"].internal[-plan.repeats:])}
+                group = {
+                    "batch": batch,
+                    "precision": precision,
+                    "steps_per_window": steps,
+                    "images_per_s": {k: median(v) for k, v in rates.items()},
+                    "raw": rates,
+                    "first_call_s": first_call_s,
+                    "ours_internal_images_per_s": median(variants["ours"].internal[-plan.repeats :]),
+                }
                 groups.append(group)
                 ips = group["images_per_s"]
                 compiled = ips.get("compiled")
-                rows.append([f"{batch}", precision + (" (auto)" if precision == auto else ""),
-                             ips["ours"], ips["bare"], ips.get("dataloader"), pct(ips["ours"] / ips["bare"]),
-                             compiled, pct(compiled / ips["ours"]) if compiled else None,
-                             first_call_s.get("compiled"), steps])
+                rows.append(
+                    [
+                        f"{batch}",
+                        precision + (" (auto)" if precision == auto else ""),
+                        ips["ours"],
+                        ips["bare"],
+                        ips.get("dataloader"),
+                        pct(ips["ours"] / ips["bare"]),
+                        compiled,
+                        pct(compiled / ips["ours"]) if compiled else None,
+                        first_call_s.get("compiled"),
+                        steps,
+                    ]
+                )
                 del variants
         by = {(g["batch"], g["precision"]): g["images_per_s"] for g in groups}
         baseline = by[(64, "fp32")]["dataloader"]
@@ -192,28 +213,53 @@ def bench_train(plan: Plan, devices: list, out: Out, res: Results) -> None:
             "ours_auto_b64_over_dataloader_fp32_b64": by[(64, auto)]["ours"] / baseline,
             "ours_fp32_b64_over_dataloader_fp32_b64": by[(64, "fp32")]["ours"] / baseline,
             "ours_over_bare": {f"b{b}.{p}": v["ours"] / v["bare"] for (b, p), v in by.items()},
-            "compiled_over_ours": {f"b{b}.{p}": v["compiled"] / v["ours"] for (b, p), v in by.items()
-                                   if "compiled" in v},
+            "compiled_over_ours": {
+                f"b{b}.{p}": v["compiled"] / v["ours"] for (b, p), v in by.items() if "compiled" in v
+            },
         }
         data[device.type] = {"groups": groups, **summary}
         out.table(
             f"2. Training throughput on {device_name(device)} (images/s; median of {plan.repeats} windows "
             f"after warm-up; {plan.train_images:,} real dSprites images)",
-            ["batch", "precision", "ours", "bare loop", "DataLoader", "ours/bare", "compiled", "compiled/ours",
-             "compile (s)", "steps/window"], rows,
-            caption=("ours = vae.train.train_vae as the train stage calls it; DataLoader: FP32, batch 64 only; "
-                     "compiled = ours with train.compile: true (batch 64 only), compile (s) = its first step, with an empty "
-                     "compiler cache. "
-                     "All run PyTorch's defaults, plus on CUDA the cuDNN flags pick_device sets for the stages "
-                     "(deterministic kernels, no autotuning)."))
-        out.note(f"[bold]ours (auto = {auto}, batch 64) / DataLoader FP32 batch 64 = "
-                 f"{summary['ours_auto_b64_over_dataloader_fp32_b64']:.2f}×[/bold]  (ours FP32 / DataLoader FP32 = "
-                 f"{summary['ours_fp32_b64_over_dataloader_fp32_b64']:.2f}×)")
-        res.targets.append(Target(f"ours (auto={auto}, b64) / DataLoader FP32 b64, {device.type}",
-                                  summary["ours_auto_b64_over_dataloader_fp32_b64"], ">=", 1.5, "×"))
+            [
+                "batch",
+                "precision",
+                "ours",
+                "bare loop",
+                "DataLoader",
+                "ours/bare",
+                "compiled",
+                "compiled/ours",
+                "compile (s)",
+                "steps/window",
+            ],
+            rows,
+            caption=(
+                "ours = vae.train.train_vae as the train stage calls it; DataLoader: FP32, batch 64 only; "
+                "compiled = ours with train.compile: true (batch 64 only), compile (s) = its first step, with an empty "
+                "compiler cache. "
+                "All run PyTorch's defaults, plus on CUDA the cuDNN flags pick_device sets for the stages "
+                "(deterministic kernels, no autotuning)."
+            ),
+        )
+        out.note(
+            f"[bold]ours (auto = {auto}, batch 64) / DataLoader FP32 batch 64 = "
+            f"{summary['ours_auto_b64_over_dataloader_fp32_b64']:.2f}×[/bold]  (ours FP32 / DataLoader FP32 = "
+            f"{summary['ours_fp32_b64_over_dataloader_fp32_b64']:.2f}×)"
+        )
+        res.targets.append(
+            Target(
+                f"ours (auto={auto}, b64) / DataLoader FP32 b64, {device.type}",
+                summary["ours_auto_b64_over_dataloader_fp32_b64"],
+                ">=",
+                1.5,
+                "×",
+            )
+        )
         for (b, p), v in by.items():
-            res.targets.append(Target(f"ours / bare loop, {device.type} b{b} {p}", v["ours"] / v["bare"] * 100,
-                                      ">=", 95, "%"))
+            res.targets.append(
+                Target(f"ours / bare loop, {device.type} b{b} {p}", v["ours"] / v["bare"] * 100, ">=", 95, "%")
+            )
         del packed_t, float_t
         if device.type == "cuda":
             torch.cuda.empty_cache()

@@ -26,7 +26,10 @@ def model_figures(model: VAE, held_out: torch.Tensor, kl_per_dim: list[float], p
     p = params.plot
     x = unpack(held_out[: p.n_images])
     mu, _ = model.encode(x)
-    yield Figure.RECONSTRUCTIONS, plotting.reconstructions(x.squeeze(1).cpu().numpy(), _images(model.decode(mu)), params.beta)
+    yield (
+        Figure.RECONSTRUCTIONS,
+        plotting.reconstructions(x.squeeze(1).cpu().numpy(), _images(model.decode(mu)), params.beta),
+    )
 
     z = torch.randn(p.n_samples, model.config.latent_dim, device=device)
     yield Figure.SAMPLES, plotting.samples(_images(model.decode(z)), params.beta)
@@ -39,8 +42,9 @@ def model_figures(model: VAE, held_out: torch.Tensor, kl_per_dim: list[float], p
         codes = base.clone()
         codes[:, dim] += torch.as_tensor(values, dtype=codes.dtype, device=device)
         rows.append(_images(model.decode(codes)))
-    yield Figure.TRAVERSALS, plotting.traversals(
-        np.stack(rows), order.tolist(), [kl_per_dim[d] for d in order], values, params.beta
+    yield (
+        Figure.TRAVERSALS,
+        plotting.traversals(np.stack(rows), order.tolist(), [kl_per_dim[d] for d in order], values, params.beta),
     )
 
 
@@ -69,4 +73,3 @@ def run(params: Params, out: Outputs) -> list[str]:
     written += [Figure.KL_PER_DIM, Figure.TRAINING_CURVES]
     record_stage(params, out, "plot")
     return written
-

@@ -27,9 +27,8 @@ def run(params: Params, out: Outputs) -> int:
         n = dsprites.write_dsprites(out.dataset, rows)
     train, test = split_indices(n, data.test_size, data.split_seed)
     packed, classes = dsprites.load_dsprites_packed(out.dataset)
-    with atomic_path(out.split) as tmp:
-        with tmp.open("wb") as handle:
-            # The held-out images travel with the split (packed, ~5 MB per 10,000), so evaluate and plot
-            # never decompress the whole dataset.
-            np.savez(handle, train=train, test=test, test_images=packed[test], test_factors=classes[test])
+    with atomic_path(out.split) as tmp, tmp.open("wb") as handle:
+        # The held-out images travel with the split (packed, ~5 MB per 10,000), so evaluate and plot
+        # never decompress the whole dataset.
+        np.savez(handle, train=train, test=test, test_images=packed[test], test_factors=classes[test])
     return n

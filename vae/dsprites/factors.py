@@ -14,8 +14,9 @@ IMAGE_SIZE = 64
 """Images are IMAGE_SIZE x IMAGE_SIZE pixels."""
 
 
-def checked_indices(indices: np.ndarray | Iterable[int], n_total: int, *, increasing: bool = False,
-                    name: str = "indices") -> np.ndarray:
+def checked_indices(
+    indices: np.ndarray | Iterable[int], n_total: int, *, increasing: bool = False, name: str = "indices"
+) -> np.ndarray:
     """Checked 1-D int64 copy of `indices`; out-of-range rows would silently alias other images."""
     arr = np.asarray(indices)
     if arr.size == 0:

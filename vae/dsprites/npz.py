@@ -110,14 +110,17 @@ class _NpzWriter:
 @contextlib.contextmanager
 def _atomic_npz(path: Path) -> Iterator[_NpzWriter]:
     """A writer on a temp file beside `path` that replaces `path` only if the block succeeds."""
-    with atomic_path(path) as tmp, ThreadPoolExecutor(max_workers=1) as pool, \
-            zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+    with (
+        atomic_path(path) as tmp,
+        ThreadPoolExecutor(max_workers=1) as pool,
+        zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf,
+    ):
         yield _NpzWriter(zf, pool)
 
 
 def _row_chunks(arr: np.ndarray, chunk: int) -> Iterator[np.ndarray]:
     for start in range(0, len(arr), chunk):
-        yield arr[start:start + chunk]
+        yield arr[start : start + chunk]
 
 
 def write_dsprites(path: Path, indices: np.ndarray | None = None, chunk: int = 16384) -> int:
@@ -129,16 +132,26 @@ def write_dsprites(path: Path, indices: np.ndarray | None = None, chunk: int = 1
     """
     if chunk < 1:
         raise ValueError(f"chunk must be positive, got {chunk}")
-    idx = np.arange(N_IMAGES, dtype=np.int64) if indices is None else \
-        checked_indices(indices, N_IMAGES, increasing=True)
+    idx = (
+        np.arange(N_IMAGES, dtype=np.int64) if indices is None else checked_indices(indices, N_IMAGES, increasing=True)
+    )
     n = len(idx)
     with _atomic_npz(Path(path)) as npz:
-        npz.member("imgs", np.uint8, (n, IMAGE_SIZE, IMAGE_SIZE),
-                   (render_images(part) for part in _row_chunks(idx, chunk)))
-        npz.member("latents_classes", np.int64, (n, len(FACTOR_SIZES)),
-                   (latents_for(part)[0] for part in _row_chunks(idx, 1 << 18)))
-        npz.member("latents_values", np.float64, (n, len(FACTOR_SIZES)),
-                   (latents_for(part)[1] for part in _row_chunks(idx, 1 << 18)))
+        npz.member(
+            "imgs", np.uint8, (n, IMAGE_SIZE, IMAGE_SIZE), (render_images(part) for part in _row_chunks(idx, chunk))
+        )
+        npz.member(
+            "latents_classes",
+            np.int64,
+            (n, len(FACTOR_SIZES)),
+            (latents_for(part)[0] for part in _row_chunks(idx, 1 << 18)),
+        )
+        npz.member(
+            "latents_values",
+            np.float64,
+            (n, len(FACTOR_SIZES)),
+            (latents_for(part)[1] for part in _row_chunks(idx, 1 << 18)),
+        )
     return n
 
 
@@ -165,12 +178,16 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
     return zf
 
 
-_EXPECTED_DTYPES = {"imgs": np.dtype(np.uint8), "latents_classes": np.dtype(np.int64),
-                    "latents_values": np.dtype(np.float64)}
+_EXPECTED_DTYPES = {
+    "imgs": np.dtype(np.uint8),
+    "latents_classes": np.dtype(np.int64),
+    "latents_values": np.dtype(np.float64),
+}
 
 
-def _open_member(path: Path, zf: zipfile.ZipFile, key: str
-                 ) -> tuple[io.BufferedIOBase, tuple[int, ...], np.dtype, bool]:
+def _open_member(
+    path: Path, zf: zipfile.ZipFile, key: str
+) -> tuple[io.BufferedIOBase, tuple[int, ...], np.dtype, bool]:
     """Open `key`.npy and parse its header: (stream at the data, shape, dtype, fortran_order)."""
     f = zf.open(f"{key}.npy")
     try:
@@ -185,8 +202,13 @@ def _open_member(path: Path, zf: zipfile.ZipFile, key: str
         f.close()
         raise DatasetError(path, f"key '{key}' is not a valid .npy array ({exc})") from None
     expected = _EXPECTED_DTYPES[key]
-    if dtype.hasobject or dtype.kind != expected.kind or dtype.itemsize != expected.itemsize \
-            or dtype.fields is not None or dtype.shape != ():
+    if (
+        dtype.hasobject
+        or dtype.kind != expected.kind
+        or dtype.itemsize != expected.itemsize
+        or dtype.fields is not None
+        or dtype.shape != ()
+    ):
         f.close()
         raise DatasetError(path, f"key '{key}' has dtype {dtype}, expected {expected}")
     return f, tuple(int(s) for s in shape), dtype, bool(fortran)
@@ -231,22 +253,27 @@ def _read_latents(path: Path, zf: zipfile.ZipFile, key: str) -> np.ndarray:
 def _check_latents(path: Path, classes: np.ndarray, values: np.ndarray) -> None:
     """Classes within FACTOR_SIZES and values equal to the factor grid at those classes."""
     if len(values) != len(classes):
-        raise DatasetError(path, f"key 'latents_values' has {len(values)} rows "
-                                 f"but 'latents_classes' has {len(classes)}")
+        raise DatasetError(
+            path, f"key 'latents_values' has {len(values)} rows but 'latents_classes' has {len(classes)}"
+        )
     grids = factor_values()
     for f, (name, size) in enumerate(zip(FACTOR_NAMES, FACTOR_SIZES)):
         col = classes[:, f]
         bad = np.flatnonzero((col < 0) | (col >= size))
         if bad.size:
             r = int(bad[0])
-            raise DatasetError(path, f"key 'latents_classes' row {r} has {name} class {int(col[r])}, "
-                                     f"expected 0..{size - 1}")
+            raise DatasetError(
+                path, f"key 'latents_classes' row {r} has {name} class {int(col[r])}, expected 0..{size - 1}"
+            )
         expect = grids[f][col]
         bad = np.flatnonzero(~(np.abs(values[:, f] - expect) <= 1e-6))
         if bad.size:
             r = int(bad[0])
-            raise DatasetError(path, f"key 'latents_values' row {r} has {name} {float(values[r, f])!r}, "
-                                     f"expected {float(expect[r])!r} for class {int(col[r])}")
+            raise DatasetError(
+                path,
+                f"key 'latents_values' row {r} has {name} {float(values[r, f])!r}, "
+                f"expected {float(expect[r])!r} for class {int(col[r])}",
+            )
 
 
 class _Source:
@@ -289,8 +316,9 @@ class _Source:
                 chunk = np.frombuffer(data, dtype=np.uint8).reshape(k, IMAGE_SIZE, IMAGE_SIZE)
                 if chunk.max() > 1:
                     r = int(np.flatnonzero(chunk.reshape(k, -1).max(axis=1) > 1)[0])
-                    raise DatasetError(self.path, f"key 'imgs' row {start + r} has value {int(chunk[r].max())}, "
-                                                  "expected only 0 and 1")
+                    raise DatasetError(
+                        self.path, f"key 'imgs' row {start + r} has value {int(chunk[r].max())}, expected only 0 and 1"
+                    )
                 yield start, chunk
         except BaseException:
             f.close()
@@ -314,7 +342,7 @@ def load_dsprites_packed(path: Path) -> tuple[np.ndarray, np.ndarray]:
     with _Source(Path(path)) as src:
         packed = np.empty((src.n, IMAGE_SIZE * IMAGE_SIZE // 8), dtype=np.uint8)
         for start, chunk in src.image_chunks():
-            packed[start:start + len(chunk)] = np.packbits(chunk.reshape(len(chunk), -1), axis=1)
+            packed[start : start + len(chunk)] = np.packbits(chunk.reshape(len(chunk), -1), axis=1)
         return packed, src.classes
 
 
@@ -324,8 +352,11 @@ def copy_dsprites(source: Path, path: Path, rows: np.ndarray | None = None) -> i
     The whole source is checked while streaming; on any error nothing is left at `path`. Returns n."""
     source, path = Path(source), Path(path)
     with _Source(source) as src:
-        sel = np.arange(src.n, dtype=np.int64) if rows is None else \
-            checked_indices(rows, src.n, increasing=True, name="rows")
+        sel = (
+            np.arange(src.n, dtype=np.int64)
+            if rows is None
+            else checked_indices(rows, src.n, increasing=True, name="rows")
+        )
         n = len(sel)
 
         def selected() -> Iterator[np.ndarray]:

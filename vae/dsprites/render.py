@@ -84,7 +84,7 @@ def _sprite_windows() -> np.ndarray:
     sprites = _base_sprites()
     side = _PAD + IMAGE_SIZE
     padded = np.zeros((sprites.shape[0], side, side), dtype=np.uint8)
-    padded[:, _PAD:_PAD + _CANVAS, _PAD:_PAD + _CANVAS] = sprites
+    padded[:, _PAD : _PAD + _CANVAS, _PAD : _PAD + _CANVAS] = sprites
     return sliding_window_view(padded, (IMAGE_SIZE, IMAGE_SIZE), axis=(1, 2))  # read-only view
 
 
