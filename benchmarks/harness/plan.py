@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-BETA, LR = 4.0, 5e-4
 SECTIONS = ("prepare", "memory", "train", "flops", "threads", "eval", "cli")
 MB = 1e6  # figures are in decimal MB/GB (the 1.5 GB target is 1,500 MB)
 
