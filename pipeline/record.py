@@ -50,9 +50,9 @@ def model_digest(out: Outputs) -> str:
     return json.loads(out.model_card.read_text())["digest"]
 
 
-def log_stage(run: ModelRun, out: Outputs, stage: Stage, *, keep_present: bool = False) -> None:
-    """Log what `stage` wrote under `out` into `run`: idempotent, so a retry or repair adds nothing twice.
-    `keep_present` leaves a stage's artifacts alone when the run already has some."""
+def log_stage(run: ModelRun, out: Outputs, stage: Stage, *, artifacts: bool = True) -> None:
+    """Log what `stage` wrote under `out` into `run`: metrics idempotently, so a retry or repair adds
+    nothing twice, and the stage's files as artifacts unless `artifacts` is False."""
     if stage == "train":
         card = json.loads(out.model_card.read_text())
         with out.curves.open(newline="") as handle:
@@ -60,9 +60,8 @@ def log_stage(run: ModelRun, out: Outputs, stage: Stage, *, keep_present: bool =
         run.log_metrics({"train.seconds": card["train_seconds"], "train.images_per_s": card["images_per_s"]})
     elif stage == "evaluate":
         run.log_metrics(flatten(json.loads(out.metrics.read_text())))
-    directory = ARTIFACT_DIRS[stage]
-    if not (keep_present and run.has_artifacts(directory)):
-        run.log_artifacts(stage_files(out, stage), directory)
+    if artifacts:
+        run.log_artifacts(stage_files(out, stage), ARTIFACT_DIRS[stage])
 
 
 def record_stage(params: Params, out: Outputs, stage: Stage) -> str:
@@ -85,12 +84,12 @@ def record_experiment(root: Path, name: str, rev: str, sweep: str | None = None)
         tags = {"dvc.exp_name": name, "dvc.exp_rev": rev} | ({SWEEP_TAG: sweep} if sweep else {})
         run = ModelRun.open(root, model_digest(staged), params, tags)
         for stage in RECORDED_STAGES:
-            if not run.has_artifacts(ARTIFACT_DIRS[stage]):
-                if stage == "plot":
-                    fs.get(_relative(staged, staged.plots), str(staged.plots), recursive=True)
-                for path in stage_files(staged, stage):
-                    _fetch(fs, staged, path)
-            log_stage(run, staged, stage, keep_present=True)
+            missing = not run.has_artifacts(ARTIFACT_DIRS[stage])  # a run-cache hit logged nothing
+            if missing and stage == "plot":
+                fs.get(_relative(staged, staged.plots), str(staged.plots), recursive=True)
+            for path in stage_files(staged, stage) if missing else []:
+                _fetch(fs, staged, path)
+            log_stage(run, staged, stage, artifacts=missing)
     return run.run_id
 
 

@@ -50,6 +50,24 @@ def test_sweep_runs_each_point_once_and_records_all(make_project):
     assert len(widths) >= 9 and all(width > 0 for width in widths), widths
     screenshot(chromium, index.as_uri(), project.root.parent / "report.png")
 
+    # Runs deleted (in the UI, or logged into another store): the next sweep rebuilds each from DVC's outputs.
+    for run in runs:
+        client.delete_run(run.info.run_id)
+    rebuilt = project.run("vae-pipe", "sweep", "--jobs", "2", "--name", "third")
+    assert "queued" not in rebuilt.stderr
+    client, runs = mlflow_runs(project.root)
+    assert sorted(run.data.params["beta"] for run in runs) == ["1.0", "4.0"]
+    for run in runs:
+        assert "mig" in run.data.metrics and "train.seconds" in run.data.metrics
+        assert (
+            len(client.get_metric_history(run.info.run_id, "train.loss"))
+            == len(client.get_metric_history(run.info.run_id, "train.kl"))
+            > 1
+        )
+        listed = {a.path for d in ("model", "eval", "plots") for a in client.list_artifacts(run.info.run_id, d)}
+        assert {"model/model.pt", "model/model.json", "model/curves.csv", "eval/metrics.json"} <= listed
+        assert {"eval/details.json", "plots/reconstructions.png", "plots/training_curves.png"} <= listed
+
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a point that fails at run time: cuda without a GPU")
 def test_failing_points_are_named_and_the_rest_finish(make_project):
