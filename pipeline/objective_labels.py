@@ -66,3 +66,8 @@ def describe(flat: Mapping[str, Any], with_weight: bool = True) -> str:
 
 def describe_objective(params: Params) -> str:
     return describe(params.flat())
+
+
+def legend(flat: Mapping[str, Any]) -> str:
+    """`β-TCVAE (α = 1, γ = 1, sampling mws); x: β`: the settings a line shares, and its x axis."""
+    return f"{describe(flat, with_weight=False)}; x: {symbol(WEIGHT_KEYS.get(objective_name(flat), 'beta'))}"
