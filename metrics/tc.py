@@ -74,7 +74,7 @@ def kl_decomposition(z: Tensor, mu: Tensor, logvar: Tensor, log_weights: Tensor 
 
 
 def held_out_kl_decomposition(
-    mu: Tensor, logvar: Tensor, n_points: int, generator: torch.Generator, chunk: int = 256
+    mu: Tensor, logvar: Tensor, n_points: int, generator: torch.Generator, chunk: int = 128
 ) -> dict[str, float]:
     """Means of (mi, tc, dim_kl) over one code sampled from each of `n_points` random posteriors of
     (μ, log σ²) (N, D), with q(z) the exact mixture of all N posteriors (weights 1/N): no minibatch

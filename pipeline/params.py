@@ -95,7 +95,7 @@ class EvalParams(_Section):
     mig_points: int = Field(default=10_000, ge=2)
     mig_bins: int = Field(default=20, ge=2)
     active_threshold: float = Field(default=0.01, ge=0)
-    tc_points: int = Field(default=5000, ge=1)
+    tc_points: int = Field(default=1000, ge=1)
 
 
 class PlotParams(_Section):

@@ -37,7 +37,12 @@ from pipeline.report_data import (
     summary_sentences,
 )
 from pipeline.report_html import INDEX, RUN_FIGURES, SUMMARY_CSV, RunImages, render_html
-from pipeline.report_objectives import objective_groups, objectives_figure, primary_objective
+from pipeline.report_objectives import (
+    objective_groups,
+    objectives_figure,
+    objectives_kl_heatmap,
+    primary_objective,
+)
 from pipeline.report_runs import find_runs
 
 if TYPE_CHECKING:
@@ -199,6 +204,10 @@ def build_report(
         if primary is not None or any(run.objective != DEFAULT_OBJECTIVE for run in runs):
             plotting.save(objectives_figure(groups), work / "figures/objectives.png")
             figures["objectives"] = "figures/objectives.png"
+            heatmap = objectives_kl_heatmap(groups)
+            if heatmap is not None:
+                plotting.save(heatmap, work / "figures/objectives_kl.png")
+                figures["objectives_kl"] = "figures/objectives_kl.png"
         mi_note = "No run has a MIG metric, so there is no best-MIG run to show."
         if best is not None:
             mi_path, mi_note = _mutual_info_figure(mlflow_client, best, work, scratch)

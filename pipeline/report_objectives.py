@@ -13,11 +13,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.figure import Figure
 
-from pipeline.objective_labels import DEFAULT_OBJECTIVE
-from pipeline.report_data import BetaRow, RunRecord, aggregate
-from pipeline.report_figures import LABELS, NATS, TITLES
+from pipeline.objective_labels import DEFAULT_OBJECTIVE, WEIGHT_KEYS, symbol
+from pipeline.objective_labels import TITLES as OBJECTIVE_TITLES
+from pipeline.report_data import BetaRow, RunRecord, aggregate, kl_rank_matrix
+from pipeline.report_figures import LABELS, NATS, TITLES, kl_rank_heatmap
 
 OBJECTIVE_METRICS = ("elbo", "recon", "kl", "mi", "tc", "dim_kl", "mig", "active_units")
 PART_LABELS = {
@@ -54,13 +56,13 @@ def objectives_figure(groups: Mapping[str, Sequence[BetaRow]]) -> Figure:
     fig, axes = plt.subplots(n_rows, columns, figsize=(4.3 * columns, 3.5 * n_rows + 0.8), squeeze=False)
     weights = sorted({row.beta for rows in groups.values() for row in rows})
     for ax, metric in zip(axes.flat, metrics):
-        for label, rows in groups.items():
+        for index, (label, rows) in enumerate(groups.items()):
             points = [(row.beta, row.stats[metric]) for row in rows if row.stats[metric].n]
             if points:
                 xs = [x for x, _ in points]
                 ys = [s.mean for _, s in points]
                 err = [0.0 if math.isnan(s.std) else s.std for _, s in points]
-                ax.errorbar(xs, ys, yerr=err, fmt="o-", capsize=3, ms=4, lw=1.3, label=label)
+                ax.errorbar(xs, ys, yerr=err, fmt="o-", capsize=3, ms=4, lw=1.3, label=f"[{index + 1}] {label}")
         title, ylabel = PART_LABELS.get(metric, (TITLES.get(metric, metric), LABELS.get(metric, metric)))
         ax.set_title(title, fontsize=10)
         ax.set_ylabel(ylabel, fontsize=8)
@@ -76,3 +78,25 @@ def objectives_figure(groups: Mapping[str, Sequence[BetaRow]]) -> Figure:
     fig.legend(handles, labels, loc="lower center", ncols=min(2, len(labels)), fontsize=8)
     fig.tight_layout(rect=(0, 0.04 + 0.03 * math.ceil(len(labels) / 2), 1, 1))
     return fig
+
+
+def objectives_kl_heatmap(groups: Mapping[str, Sequence[BetaRow]]) -> Figure | None:
+    """KL per latent dimension, sorted, one row per (objective and settings, weight); None without kl_dim.*."""
+    weights, tables, counts, labels = [], [], [], []
+    for index, rows in enumerate(groups.values()):
+        row_weights, matrix, row_counts = kl_rank_matrix(rows)
+        name = rows[0].runs[0].objective if rows else DEFAULT_OBJECTIVE
+        for weight, values, n in zip(row_weights, matrix, row_counts):
+            short = f"{OBJECTIVE_TITLES.get(name, name)} [{index + 1}]"
+            labels.append(f"{short} {symbol(WEIGHT_KEYS.get(name, 'beta'))} = {weight:g}")
+            weights.append(weight)
+            tables.append(values)
+            counts.append(n)
+    if not tables:
+        return None
+    width = max(len(values) for values in tables)
+    matrix = np.full((len(tables), width), np.nan)
+    for i, values in enumerate(tables):
+        matrix[i, : len(values)] = values
+    title = "KL per latent dimension, sorted, per objective and weight ([n]: the legend's entry)"
+    return kl_rank_heatmap(weights, matrix, counts, row_labels=labels, title=title)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pipeline.objective_labels import legend, weight
 from pipeline.params import parse_params
 from pipeline.report_data import RunRecord
-from pipeline.report_objectives import objective_groups, objectives_figure, primary_objective
+from pipeline.report_objectives import objective_groups, objectives_figure, objectives_kl_heatmap, primary_objective
 
 
 def _run(run_id: str, name: str, seed: int, mig: float, **params) -> RunRecord:
@@ -14,7 +14,7 @@ def _run(run_id: str, name: str, seed: int, mig: float, **params) -> RunRecord:
         run_id,
         beta=float(flat["beta"]),
         seed=seed,
-        metrics={"mig": mig, "elbo": -100.0 - mig, "tc": 1.0},
+        metrics={"mig": mig, "elbo": -100.0 - mig, "tc": 1.0, "kl_dim.z0": 2.0 * mig, "kl_dim.z1": 3.0},
         objective=name,
         weight=weight(flat),
         objective_label=legend(flat),
@@ -43,5 +43,13 @@ def test_objectives_are_grouped_by_their_own_weight_and_never_pooled():
     assert primary_objective(runs[2:]) == "tc_vae"
     assert primary_objective(runs[:2]) is None
     fig = objectives_figure(groups)
-    assert len(fig.legends[0].get_texts()) == 4
+    assert [t.get_text()[:4] for t in fig.legends[0].get_texts()] == ["[1] ", "[2] ", "[3] ", "[4] "]
+    heatmap = objectives_kl_heatmap(groups)
+    labels = [t.get_text() for t in heatmap.axes[0].get_yticklabels()]
+    assert labels == [
+        "annealed capacity [1] C_max = 10  (n=1)",
+        "β-TCVAE [2] β = 4  (n=1)",
+        "β-TCVAE [3] β = 4  (n=1)",
+        "β-VAE [4] β = 4  (n=2)",
+    ]
     assert [ax.get_title() for ax in fig.axes if ax.axison][:2] == ["ELBO (higher is better)", "Total correlation"]
