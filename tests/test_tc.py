@@ -108,3 +108,17 @@ def test_permutation_keeps_marginals_and_breaks_dependence():
     assert torch.corrcoef(z.T)[0, 1] > 0.99
     assert abs(torch.corrcoef(permuted.T)[0, 1].item()) < 4 / math.sqrt(4000)
     assert not torch.equal(permuted[:, 0], z[:, 0])
+
+
+def test_mws_bias_and_mss_exactness_when_every_posterior_is_the_prior():
+    # All q(z|x_j) = p(z): the true MI, TC and dimension-wise KL are 0. MWS (Chen et al.'s estimator as
+    # published) weighs each posterior 1/(N·B), so it reads log q(z) low by log N: MI = log N,
+    # TC = (D − 1)·log N, dimension-wise KL = −D·log N, summing to the true KL of 0. MSS's rows sum to 1.
+    b, d, n = 8, 3, 1000
+    z = torch.randn(b, d, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    prior = torch.zeros(b, d, dtype=torch.float64)
+    mws = kl_decomposition(z, prior, prior, log_importance_weights(b, n, "mws"))
+    for part, expected in zip(mws, (math.log(n), (d - 1) * math.log(n), -d * math.log(n))):
+        torch.testing.assert_close(part, torch.full((b,), expected, dtype=torch.float64))
+    for part in kl_decomposition(z, prior, prior, log_importance_weights(b, n, "mss")):
+        torch.testing.assert_close(part, torch.zeros(b, dtype=torch.float64))
