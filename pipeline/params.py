@@ -41,10 +41,43 @@ class DataParams(_Section):
         return self
 
 
+ObjectiveName = Literal["beta_vae", "capacity", "tc_vae", "factor_vae"]
+
+
 class ModelParams(_Section):
     arch: Literal["conv", "mlp"] = "conv"
     latent_dim: int = Field(default=10, ge=1)
     hidden_dim: int = Field(default=256, ge=1)
+    objective: ObjectiveName = "beta_vae"
+
+
+class CapacityParams(_Section):
+    gamma: float = Field(default=1000.0, ge=0)
+    c_max: float = Field(default=25.0, ge=0)
+    anneal_steps: int = Field(default=10_000, ge=1)
+
+
+class TCVAEParams(_Section):
+    alpha: float = Field(default=1.0, ge=0)
+    gamma: float = Field(default=1.0, ge=0)
+    sampling: Literal["mws", "mss"] = "mws"
+
+
+class FactorVAEParams(_Section):
+    gamma: float = Field(default=10.0, ge=0)
+    disc_hidden: int = Field(default=1000, ge=1)
+    disc_layers: int = Field(default=6, ge=1)
+    disc_lr: float = Field(default=1e-4, gt=0)
+    disc_beta1: float = Field(default=0.5, ge=0, lt=1)
+    disc_beta2: float = Field(default=0.9, ge=0, lt=1)
+
+
+class ObjectiveParams(_Section):
+    """Each objective's own hyperparameters; β-VAE's and β-TCVAE's β is the top-level `beta`."""
+
+    capacity: CapacityParams = CapacityParams()
+    tc_vae: TCVAEParams = TCVAEParams()
+    factor_vae: FactorVAEParams = FactorVAEParams()
 
 
 class TrainParams(_Section):
@@ -62,6 +95,7 @@ class EvalParams(_Section):
     mig_points: int = Field(default=10_000, ge=2)
     mig_bins: int = Field(default=20, ge=2)
     active_threshold: float = Field(default=0.01, ge=0)
+    tc_points: int = Field(default=1000, ge=1)
 
 
 class PlotParams(_Section):
@@ -85,10 +119,17 @@ class Params(_Section):
     seed: int = Field(default=0, ge=0)
     data: DataParams = DataParams()
     model: ModelParams = ModelParams()
+    objective: ObjectiveParams = ObjectiveParams()
     train: TrainParams = TrainParams()
     eval: EvalParams = EvalParams()
     plot: PlotParams = PlotParams()
     sweep: SweepParams = SweepParams()
+
+    @model_validator(mode="after")
+    def _tc_vae_needs_pairs(self) -> Params:
+        if self.model.objective == "tc_vae" and self.train.batch_size < 2:
+            raise ValueError(f"model.objective tc_vae needs train.batch_size >= 2 (got {self.train.batch_size})")
+        return self
 
     @model_validator(mode="after")
     def _sweep_keys_are_params(self) -> Params:

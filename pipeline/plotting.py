@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -75,17 +75,37 @@ def kl_per_dimension(kl: Sequence[float], beta: float, threshold_active: Sequenc
     return fig
 
 
-def training_curves(steps: np.ndarray, recon: np.ndarray, kl: np.ndarray, loss: np.ndarray, beta: float) -> Figure:
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
-    left.plot(steps, recon, label="reconstruction (NLL)")
-    left.plot(steps, loss, label=f"loss = recon + {beta:g}·KL")
-    left.set_xlabel("optimizer step")
-    left.set_ylabel("nats per image")
-    left.legend()
-    right.plot(steps, kl, color="tab:green")
-    right.set_xlabel("optimizer step")
-    right.set_ylabel("KL [nats per image]")
-    fig.suptitle(f"Training curves, β = {beta:g}")
+KL_PARTS = ("kl", "capacity", "mi", "tc", "dim_kl")  # nats, drawn on one panel
+TERM_LABELS = {
+    "loss": "loss (the objective)",
+    "recon": "reconstruction (NLL)",
+    "kl": "KL",
+    "capacity": "capacity C(t)",
+    "mi": "index-code MI",
+    "tc": "total correlation",
+    "dim_kl": "dimension-wise KL",
+    "disc_loss": "discriminator loss",
+    "disc_acc": "discriminator accuracy",
+}
+
+
+def training_curves(steps: np.ndarray, terms: Mapping[str, np.ndarray], title: str) -> Figure:
+    """Every logged term: loss and reconstruction; the KL with its parts (and C(t)); a discriminator's
+    loss and accuracy when the objective has one."""
+    panels = [
+        ([t for t in ("loss", "recon") if t in terms], "nats per image"),
+        ([t for t in KL_PARTS if t in terms], "nats per image"),
+        ([t for t in terms if t not in ("loss", "recon", *KL_PARTS)], "discriminator"),
+    ]
+    panels = [(names, unit) for names, unit in panels if names]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.4), squeeze=False)
+    for ax, (names, unit) in zip(axes[0], panels):
+        for name in names:
+            ax.plot(steps, terms[name], label=TERM_LABELS.get(name, name))
+        ax.set_xlabel("optimizer step")
+        ax.set_ylabel(unit)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"Training curves, {title}")
     fig.tight_layout()
     return fig
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline import plotting
+from pipeline.objective_labels import DEFAULT_OBJECTIVE, TITLES
 from pipeline.record import ARTIFACT_DIRS, DETAILS_ARTIFACT, figure_artifact
 from pipeline.report_data import (
     METRICS,
@@ -36,6 +37,12 @@ from pipeline.report_data import (
     summary_sentences,
 )
 from pipeline.report_html import INDEX, RUN_FIGURES, SUMMARY_CSV, RunImages, render_html
+from pipeline.report_objectives import (
+    objective_groups,
+    objectives_figure,
+    objectives_kl_heatmap,
+    primary_objective,
+)
 from pipeline.report_runs import find_runs
 
 if TYPE_CHECKING:
@@ -180,6 +187,10 @@ def build_report(
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per image otherwise
     found = find_runs(root, sweep, dataset, since)
     mlflow_client, runs = found.client, found.runs
+    # Objectives are compared side by side in their own figure; the per-β sections show one objective.
+    primary = primary_objective(runs)
+    runs = [run for run in runs if primary is None or run.objective == primary]
+    groups = objective_groups(found.runs)
 
     rows = aggregate(runs)
     best = best_run(runs)
@@ -190,6 +201,13 @@ def build_report(
     try:
         scratch = work / ".downloads"
         figures = _draw_figures(rows, runs, work)
+        if primary is not None or any(run.objective != DEFAULT_OBJECTIVE for run in runs):
+            plotting.save(objectives_figure(groups), work / "figures/objectives.png")
+            figures["objectives"] = "figures/objectives.png"
+            heatmap = objectives_kl_heatmap(groups)
+            if heatmap is not None:
+                plotting.save(heatmap, work / "figures/objectives_kl.png")
+                figures["objectives_kl"] = "figures/objectives_kl.png"
         mi_note = "No run has a MIG metric, so there is no best-MIG run to show."
         if best is not None:
             mi_path, mi_note = _mutual_info_figure(mlflow_client, best, work, scratch)
@@ -215,6 +233,7 @@ def build_report(
             generated=datetime.now(UTC),
             skipped=found.skipped,
             mi_note=mi_note,
+            primary_objective=TITLES.get(primary or "", primary),
         )
         (work / INDEX).write_text(page, encoding="utf-8")
         work.chmod(0o755)  # mkdtemp makes 0700; the report folder should read like any other output

@@ -46,6 +46,9 @@ class RunRecord:
     sweep: str | None = None
     start_time: datetime | None = None
     name: str = ""
+    objective: str = "beta_vae"  # model.objective
+    weight: float = math.nan  # the objective's main weight (β, C_max or γ: pipeline.objective_labels)
+    objective_label: str = ""  # the objective and its other settings, for legends
 
     def metric(self, key: str) -> float:
         value = self.metrics.get(key)

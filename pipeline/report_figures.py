@@ -165,8 +165,15 @@ def _annotate(ax: plt.Axes, matrix: np.ndarray, fmt: str, vmax: float) -> None:
                 ax.text(c, r, text, ha="center", va="center", fontsize=7, color="white" if dark else "black")
 
 
-def kl_rank_heatmap(betas: Sequence[float], matrix: np.ndarray, n_runs: Sequence[int]) -> Figure:
-    """matrix: β rows × rank columns, KL of the rank-th largest dimension (mean over the β's runs), nats."""
+def kl_rank_heatmap(
+    betas: Sequence[float],
+    matrix: np.ndarray,
+    n_runs: Sequence[int],
+    row_labels: Sequence[str] | None = None,
+    title: str = "KL per latent dimension, sorted (mean over runs of each β)",
+) -> Figure:
+    """matrix: β rows × rank columns, KL of the rank-th largest dimension (mean over the β's runs), nats.
+    `row_labels` name rows that are not β values (objectives at their weights)."""
     matrix = np.asarray(matrix, dtype=float)
     n_rows, n_cols = matrix.shape
     fig, ax = plt.subplots(figsize=(max(5.0, 1.9 + 0.62 * n_cols), 1.5 + 0.42 * n_rows))
@@ -176,9 +183,10 @@ def kl_rank_heatmap(betas: Sequence[float], matrix: np.ndarray, n_runs: Sequence
     ax.set_xticks(range(n_cols))
     ax.set_xticklabels([str(i + 1) for i in range(n_cols)])
     ax.set_yticks(range(n_rows))
-    ax.set_yticklabels([f"β = {beta_label(b)}  (n={n})" for b, n in zip(betas, n_runs)])
+    labels = row_labels if row_labels is not None else [f"β = {beta_label(b)}" for b in betas]
+    ax.set_yticklabels([f"{label}  (n={n})" for label, n in zip(labels, n_runs)])
     ax.set_xlabel("latent dimensions ranked by KL within each row (1 = most informative)")
-    ax.set_title("KL per latent dimension, sorted (mean over runs of each β)", fontsize=10)
+    ax.set_title(title, fontsize=10)
     bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
     bar.set_label("KL [nats per image]")
     fig.tight_layout()

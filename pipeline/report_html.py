@@ -65,6 +65,7 @@ def render_html(
     generated: datetime,
     skipped: int = 0,
     mi_note: str | None = None,
+    primary_objective: str | None = None,
 ) -> str:
     """The whole page. `figures`: figure key → relative path (only figures that were drawn)."""
     return (
@@ -82,6 +83,7 @@ def render_html(
             generated=generated,
             skipped=skipped,
             mi_note=mi_note,
+            primary_objective=primary_objective,
             metrics=METRICS,
             metric_names=METRIC_NAMES,
             run_figure_titles=RUN_FIGURE_TITLES,

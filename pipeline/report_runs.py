@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline.objective_labels import legend, objective_name
+from pipeline.objective_labels import weight as objective_weight
 from pipeline.report_data import ReportError, RunRecord, describe_filter
 from pipeline.tracking import EXPERIMENT_NAME, STORE_FILE, SWEEP_TAG, tracking_uri
 
@@ -43,6 +45,9 @@ def run_record(run: Run) -> RunRecord | None:
         sweep=tags.get(SWEEP_TAG),
         start_time=datetime.fromtimestamp(start / 1000, tz=UTC) if start else None,
         name=run.info.run_name or "",
+        objective=objective_name(params),
+        weight=objective_weight(params),
+        objective_label=legend(params),
     )
 
 

@@ -137,7 +137,10 @@ class VAE(nn.Module):
         """z ~ q(z|x) by the reparameterisation trick (differentiable in μ and log σ²)."""
         return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Returns (logits, μ, log σ²) with z drawn from the posterior."""
+    def forward(self, x: Tensor, return_code: bool = False) -> tuple[Tensor, ...]:
+        """Returns (logits, μ, log σ²) with z drawn from the posterior; and z itself with `return_code`
+        (objectives that estimate the KL's parts from the sampled codes need the very z decoded)."""
         mu, logvar = self.encode(x)
-        return self.decode(self.sample_posterior(mu, logvar)), mu, logvar
+        z = self.sample_posterior(mu, logvar)
+        logits = self.decode(z)
+        return (logits, mu, logvar, z) if return_code else (logits, mu, logvar)

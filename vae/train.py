@@ -76,6 +76,7 @@ def train_vae(
     """Adam on the config's objective; returns the training curve (also streamed to `on_log`)."""
     device = packed.device
     model.to(device).train()
+    objective = config.objective.to(device)
     # One fused kernel per step instead of several per parameter tensor: a few % of a CPU step.
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type in ("cpu", "cuda"))
     forward = torch.compile(model) if config.compile else model  # shares model's weights; saved as model
@@ -91,13 +92,14 @@ def train_vae(
         for step in range(1, config.steps + 1):
             x = unpack(packed[next(batches)])
             with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
-                logits, mu, logvar = forward(x)
+                logits, mu, logvar, z = forward(x, return_code=True)
             # The terms are reduced in FP32 (metrics casts low-precision inputs up).
-            terms = config.objective.terms(logits, x, mu, logvar)
+            terms = objective.terms(logits, x, mu, logvar, z=z, step=step)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(terms["loss"]).backward()
             scaler.step(optimizer)
             scaler.update()
+            terms |= objective.after_step()  # the objective's own parts (a discriminator) train here
             values = torch.stack([value.detach() for value in terms.values()])
             sums = values if sums is None else sums + values
             window_images += x.shape[0]

@@ -30,7 +30,7 @@ def bench_eval(plan: Plan, device, out: Out, res: Results) -> None:
         out.progress(f"eval: {plan.eval_points:,} points, {r + 1}/{plan.repeats}")
         sync()
         start = time.perf_counter()
-        _, _, means = encode_held_out(model, packed_t, 1000)
+        _, _, means, _ = encode_held_out(model, packed_t, 1000)
         enc_times.append(time.perf_counter() - start)
     for _ in range(plan.repeats):
         start = time.perf_counter()

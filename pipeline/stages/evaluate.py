@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from metrics import active_dims, bernoulli_nll, compute_mig, elbo_summary, gaussian_kl_per_dim, posterior_mean_variance
+from metrics.tc import held_out_kl_decomposition
 from pipeline.artifacts import load_held_out, load_trained
 from pipeline.configs import objective
 from pipeline.params import Params
@@ -21,18 +22,38 @@ from vae.seeding import pick_device, seed_everything
 
 
 @torch.inference_mode()
-def encode_held_out(model: VAE, images: torch.Tensor, batch_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per image: reconstruction NLL (one posterior sample), KL per dimension, posterior mean."""
-    recon, kl, means = [], [], []
+def encode_held_out(
+    model: VAE, images: torch.Tensor, batch_size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per image: reconstruction NLL (one posterior sample), KL per dimension, posterior mean and log σ²."""
+    recon, kl, means, logvars = [], [], [], []
     for x in iterate(images, batch_size):
         mu, logvar = model.encode(x)
         recon.append(bernoulli_nll(model.decode(model.sample_posterior(mu, logvar)), x))
         kl.append(gaussian_kl_per_dim(mu, logvar))
         means.append(mu.float())
-    return tuple(torch.cat(parts).cpu().numpy().astype(np.float64) for parts in (recon, kl, means))
+        logvars.append(logvar.float())
+    return tuple(torch.cat(parts).cpu().numpy().astype(np.float64) for parts in (recon, kl, means, logvars))
 
 
-def summarise(params: Params, recon: np.ndarray, kl_dims: np.ndarray, means: np.ndarray, factors: np.ndarray):
+def objective_terms(params: Params, elbo: dict[str, Any], means: np.ndarray, logvars: np.ndarray) -> dict[str, float]:
+    """Held out: the KL's parts (MI, TC, dimension-wise KL; for every objective) and the objective's value."""
+    n_points = min(params.eval.tc_points, len(means))
+    mu, logvar = (torch.from_numpy(a).float() for a in (means, logvars))
+    parts = held_out_kl_decomposition(mu, logvar, n_points, torch.Generator().manual_seed(params.data.split_seed))
+    held = {"recon": elbo["recon"], "kl": elbo["kl"], **parts}
+    own = objective(params, dataset_size=len(means)).held_out(held, params.train.steps)
+    return {"loss": float(own.pop("loss")), **parts, **own}
+
+
+def summarise(
+    params: Params,
+    recon: np.ndarray,
+    kl_dims: np.ndarray,
+    means: np.ndarray,
+    factors: np.ndarray,
+    logvars: np.ndarray,
+):
     """(metrics for DVC/MLflow, arrays behind them for plots and reports)."""
     elbo = elbo_summary(recon, kl_dims)
     kl_per_dim = elbo["kl_per_dim"]
@@ -47,7 +68,7 @@ def summarise(params: Params, recon: np.ndarray, kl_dims: np.ndarray, means: np.
         "elbo": elbo["elbo"],
         "recon": elbo["recon"],
         "kl": elbo["kl"],
-        "loss": float(objective(params).loss(elbo["recon"], elbo["kl"])),
+        **objective_terms(params, elbo, means, logvars),
         "active_units": int(active.sum()),
         "mig": mig.score,
         "kl_dim": {f"z{i}": float(v) for i, v in enumerate(kl_per_dim)},
@@ -71,8 +92,9 @@ def run(params: Params, out: Outputs) -> dict[str, Any]:
     device = pick_device(params.train.device)
     held_out = load_held_out(out)
     model = load_trained(out, device)
-    recon, kl_dims, means = encode_held_out(model, to_device(held_out.images, device), params.eval.batch_size)
-    metrics, details = summarise(params, recon, kl_dims, means, held_out.factors)
+    encoded = encode_held_out(model, to_device(held_out.images, device), params.eval.batch_size)
+    recon, kl_dims, means, logvars = encoded
+    metrics, details = summarise(params, recon, kl_dims, means, held_out.factors, logvars)
     write_text_atomic(out.details, json.dumps(details, indent=1) + "\n")
     write_text_atomic(out.metrics, json.dumps(metrics, indent=2) + "\n")
     record_stage(params, out, "evaluate")

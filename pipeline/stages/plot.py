@@ -9,6 +9,7 @@ import torch
 
 from pipeline import plotting
 from pipeline.artifacts import load_held_out, load_trained
+from pipeline.objective_labels import describe_objective
 from pipeline.params import Params
 from pipeline.paths import Figure, Outputs
 from pipeline.record import record_stage
@@ -66,8 +67,9 @@ def run(params: Params, out: Outputs) -> list[str]:
     active = np.asarray(details["active"], dtype=bool)
     plotting.save(plotting.kl_per_dimension(details["kl_per_dim"], params.beta, active), out.plots / Figure.KL_PER_DIM)
     curve = np.genfromtxt(out.curves, delimiter=",", names=True, ndmin=1)
+    terms = {name: curve[name] for name in curve.dtype.names if name not in ("step", "images_per_s")}
     plotting.save(
-        plotting.training_curves(curve["step"], curve["recon"], curve["kl"], curve["loss"], params.beta),
+        plotting.training_curves(curve["step"], terms, describe_objective(params)),
         out.plots / Figure.TRAINING_CURVES,
     )
     written += [Figure.KL_PER_DIM, Figure.TRAINING_CURVES]

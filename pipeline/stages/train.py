@@ -34,7 +34,7 @@ def run(params: Params, out: Outputs) -> str:
     device = pick_device(params.train.device)
     train_images = load_train_images(out)
     model = VAE(model_config(params))
-    config = train_config(params, device)
+    config = train_config(params, device, dataset_size=len(train_images))
     started = time.perf_counter()
     with training_progress(config.steps, config.batch_size) as on_log:
         curve = train_vae(model, to_device(train_images, device), config, generator, on_log)

@@ -1,0 +1,37 @@
+"""A sweep over the objectives through the real CLI, DVC queue and MLflow: each objective's terms as
+step metrics, the held-out KL parts as metrics, the objectives side by side in the report."""
+
+from __future__ import annotations
+
+import pytest
+
+from testkit.project import mlflow_runs
+
+pytestmark = pytest.mark.e2e
+
+OWN_TERMS = {"beta_vae": [], "capacity": ["capacity"], "tc_vae": ["mi", "tc", "dim_kl"], "factor_vae": ["disc_acc"]}
+
+
+def test_sweep_over_objectives(make_project):
+    project = make_project({"objective": {"factor_vae": {"disc_hidden": 32, "disc_layers": 2}}})
+    objectives = ",".join(OWN_TERMS)
+    args = ["--beta", "4", "--seed", "0", "--set", f"model.objective={objectives}", "--jobs", "2"]
+    project.run("vae-pipe", "sweep", *args, "--name", "objectives")
+
+    client, runs = mlflow_runs(project.root)
+    by_objective = {run.data.params["model.objective"]: run for run in runs}
+    assert sorted(by_objective) == sorted(OWN_TERMS)
+    for name, run in by_objective.items():
+        metrics = run.data.metrics
+        for key in ("elbo", "loss", "mi", "tc", "dim_kl", "mig"):
+            assert key in metrics, (name, key)
+        assert metrics["elbo"] == pytest.approx(-(metrics["recon"] + metrics["kl"]))  # the ELBO, not the loss
+        for term in ["loss", "recon", "kl", *OWN_TERMS[name]]:
+            assert client.get_metric_history(run.info.run_id, f"train.{term}"), (name, term)
+    assert by_objective["capacity"].data.metrics["capacity"] == pytest.approx(25 * 30 / 10_000)
+
+    project.run("vae-pipe", "report", "--sweep", "objectives")
+    page = (project.root / "reports" / "index.html").read_text()
+    assert "Objectives compared" in page and "figures/objectives.png" in page
+    assert "show the β-VAE runs only" in page
+    assert (project.root / "reports" / "figures" / "objectives.png").stat().st_size > 0
