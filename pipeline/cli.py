@@ -34,31 +34,59 @@ def user_errors(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: object, **kwargs: object) -> object:
+        from pipeline.artifacts import OutputError
         from pipeline.params import ParamsError
         from pipeline.report_data import ReportError
+        from pipeline.tracking import TrackingError
+        from vae.divergence import TrainingDiverged
         from vae.dsprites import DatasetError
+        from vae.resume import TrainingInterrupted
         from vae.seeding import DeviceError
 
         try:
             return command(*args, **kwargs)
-        except (ParamsError, DatasetError, DeviceError, ReportError) as error:
+        except (
+            ParamsError,
+            DatasetError,
+            DeviceError,
+            ReportError,
+            TrackingError,
+            TrainingDiverged,
+            OutputError,
+        ) as error:
             _fail(str(error))
+        except TrainingInterrupted as error:
+            saved = "checkpoint saved; " if error.saved else ""
+            typer.secho(
+                f"interrupted after step {error.step}: {saved}run the same command again "
+                "(dvc repro, dvc exp run or vae-pipe sweep) to resume",
+                fg="yellow",
+                err=True,
+            )
+            raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
 
 
-def _load(params_file: Path):
+def _load(params_file: Path, tracked: bool = True):
+    """Validated params and the outputs; `tracked` stages also check the MLflow store first, so a bad
+    URI or a server that is down costs seconds, not a training."""
     from pipeline.params import load_params
-    from pipeline.paths import Outputs
+    from pipeline.paths import Outputs, repo_root
 
-    return load_params(params_file), Outputs(Path.cwd())
+    params = load_params(params_file)
+    if tracked:
+        from pipeline.tracking import check_store
+
+        check_store(repo_root())
+    return params, Outputs(Path.cwd())
 
 
 @app.command()
 @user_errors
 def prepare(params_file: ParamsOption = Path("params.yaml")) -> None:
     """Render dSprites (or copy the original file named in params) and split off held-out data."""
-    params, out = _load(params_file)
+    params, out = _load(params_file, tracked=False)
     from pipeline.stages import prepare as stage
 
     n = stage.run(params, out)
@@ -196,7 +224,19 @@ def report(
     typer.echo(f"report of {result.n_runs} runs → {result.index} (summary: {result.summary_csv})")
 
 
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 @app.command()
+@user_errors
 def ui(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
 ) -> None:
@@ -204,6 +244,8 @@ def ui(
     from pipeline.paths import repo_root
     from pipeline.tracking import ensure_store, tracking_uri
 
+    if not _port_free(port):
+        _fail(f"--port {port}: 127.0.0.1:{port} is already in use (another MLflow UI?); pick another with --port")
     root = repo_root()
     ensure_store(root)
     uri = tracking_uri(root)
