@@ -174,6 +174,10 @@ def sweep(
         str | None, typer.Option(help="Sweep name, tagged on its MLflow runs (default: sweep-DATE-TIME).")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the grid and what would run; run nothing.")] = False,
+    leave_running: Annotated[
+        bool,
+        typer.Option("--leave-running", help="On Ctrl-C, leave this sweep's points running in DVC's queue."),
+    ] = False,
 ) -> None:
     """Run the grid in params.yaml `sweep:` as DVC experiments (one per point) through DVC's queue."""
     import os
@@ -181,6 +185,7 @@ def sweep(
 
     from pipeline import sweep as runner
     from pipeline.paths import repo_root
+    from pipeline.sweep_stop import stop_idle_workers
     from pipeline.sweep_view import SweepView
 
     raw, grid = _grid_from_options(params_file, beta, seed, set_)
@@ -194,15 +199,44 @@ def sweep(
     if dry_run:
         view.print_table(states)
         return
-    with view.live() as update:
-        runner.run_queue(root, states, jobs, threads, update)
-        runner.record_all(root, states, sweep_name)
-        update(states)
+    try:
+        with view.live() as update:
+            runner.run_queue(root, states, jobs, threads, update)
+            runner.record_all(root, states, sweep_name)
+            update(states)
+    except KeyboardInterrupt:
+        _interrupted_sweep(root, states, leave_running)
+    stop_idle_workers(root)
     failed = [s for s in states if s.state in (runner.FAILED, runner.INVALID)]
     view.print_failures(failed)
     if failed:
         raise typer.Exit(1)
     typer.echo(f"{len(states)} experiments in `dvc exp show`, their runs tagged {sweep_name} in MLflow (vae-pipe ui).")
+
+
+def _interrupted_sweep(root: Path, states: list, leave_running: bool) -> None:
+    """Ctrl-C on a sweep: say what is still in DVC's queue and stop it (or leave it, and say so)."""
+    from pipeline.sweep import QUEUED, RUNNING
+    from pipeline.sweep_stop import stop_idle_workers, stop_points
+
+    pending = [s.name for s in states if s.state in (QUEUED, RUNNING)]
+    if not pending:
+        message = "interrupted: no point of this sweep was queued or running"
+    elif leave_running:
+        message = (
+            f"interrupted: {len(pending)} points left in DVC's queue ({', '.join(pending)}); `dvc queue status` "
+            "shows them, the same `vae-pipe sweep` waits for them, `dvc queue kill NAME` stops one"
+        )
+    else:
+        killed, removed = stop_points(root, pending)
+        stop_idle_workers(root)
+        message = (
+            f"interrupted: stopped {len(killed)} running and removed {len(removed)} queued points of this sweep; "
+            "finished points are kept; run the same command again to continue (stopped trainings resume "
+            "from their checkpoints)"
+        )
+    typer.secho(message, fg="yellow", err=True)
+    raise typer.Exit(130)
 
 
 @app.command()
