@@ -252,3 +252,9 @@ def test_the_cli_says_how_to_resume():
         "interrupted after step 1234: checkpoint saved; run the same command again "
         "(dvc repro, dvc exp run or vae-pipe sweep) to resume"
     )
+
+
+def test_an_unreadable_checkpoint_means_starting_over(tmp_path):
+    (tmp_path / "state.pt").write_bytes(b"not a checkpoint")
+    with pytest.warns(UserWarning, match="unreadable checkpoint"):
+        assert Checkpoints(tmp_path, 1, 0).load() is None

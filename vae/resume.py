@@ -13,6 +13,7 @@ import random
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -123,7 +124,11 @@ class Checkpoints:
     def load(self) -> dict[str, Any] | None:
         if not self.path.is_file():
             return None
-        state = torch.load(self.path, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as error:  # written atomically, so only a full disk or a foreign file gets here
+            warnings.warn(f"{self.path}: unreadable checkpoint ({error!r:.80}); training starts over", stacklevel=2)
+            return None
         self._last_step = self.resumed_from = state["step"]
         return state
 
