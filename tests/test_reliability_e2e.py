@@ -63,3 +63,38 @@ def test_experiments_differing_only_in_eval_params_get_two_runs(make_project):
         assert [m.step for m in client.get_metric_history(run.info.run_id, "train.loss")] == [5, 10, 15, 20, 25, 30]
         assert {a.path for a in client.list_artifacts(run.info.run_id)} == {"model", "eval", "plots"}
     assert not (project.root / ".checkpoints").exists() or not any((project.root / ".checkpoints").iterdir())
+
+
+def test_a_stage_killed_mid_training_resumes_to_the_same_weights_and_run(make_project):
+    import json
+    import signal
+    import subprocess
+
+    settings = {"train": {"steps": 200, "log_every": 5, "checkpoint_every": 5}}
+    killed, whole = make_project(settings, name="killed"), make_project(settings, name="whole")
+    for project in (killed, whole):
+        project.env["OMP_NUM_THREADS"] = "1"
+        project.run("vae-pipe", "prepare")
+    with subprocess.Popen(
+        ["vae-pipe", "train"], cwd=killed.root, env=killed.env, stderr=subprocess.PIPE, text=True
+    ) as child:
+        assert child.stderr is not None
+        for line in child.stderr:
+            if line.startswith("step ") and int(line.split()[1].split("/")[0]) >= 60:
+                break
+        child.send_signal(signal.SIGKILL)
+    assert child.returncode == -signal.SIGKILL
+    assert list((killed.root / ".checkpoints").glob("*/state.pt"))
+    _, runs = mlflow_runs(killed.root)
+    assert [run.info.status for run in runs] == ["RUNNING"]
+
+    killed.run("vae-pipe", "train")
+    whole.run("vae-pipe", "train")
+    card = json.loads((killed.root / "models" / "model.json").read_text())
+    assert card["resumed_from_step"] >= 55  # the checkpoint before the kill (step 60 may not be saved yet)
+    assert card["digest"] == json.loads((whole.root / "models" / "model.json").read_text())["digest"]
+    assert not list((killed.root / ".checkpoints").glob("*/state.pt"))
+    client, runs = mlflow_runs(killed.root)
+    assert [run.info.status for run in runs] == ["FINISHED"]
+    steps = [m.step for m in client.get_metric_history(runs[0].info.run_id, "train.loss")]
+    assert steps == list(range(5, 201, 5))  # the resumed training continued the run, no step twice
