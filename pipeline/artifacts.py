@@ -37,7 +37,25 @@ def load_held_out(out: Outputs) -> HeldOut:
         return HeldOut(split["test_images"], split["test_factors"])
 
 
+class OutputError(ValueError):
+    """An earlier stage's output is missing or damaged; one line naming the file and what to run."""
+
+
 def load_trained(out: Outputs, device: torch.device) -> VAE:
     """The trained model, rebuilt from the config in its model card."""
-    card = json.loads(out.model_card.read_text())
-    return load_model(out.model, ModelConfig(**card["config"]), device)
+    rerun = "run `dvc checkout` or `dvc repro -f train` to restore it"
+    try:
+        card = json.loads(out.model_card.read_text())
+        config = ModelConfig(**card["config"])
+    except FileNotFoundError:
+        raise OutputError(f"{out.model_card}: missing; {rerun}") from None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise OutputError(f"{out.model_card}: not a model card ({type(error).__name__}); {rerun}") from None
+    try:
+        return load_model(out.model, config, device)
+    except FileNotFoundError:
+        raise OutputError(f"{out.model}: missing; {rerun}") from None
+    except Exception as error:  # torch raises RuntimeError/UnpicklingError/EOFError for a damaged file
+        raise OutputError(
+            f"{out.model}: cannot be read as weights for {config} ({type(error).__name__}); {rerun}"
+        ) from None

@@ -34,31 +34,59 @@ def user_errors(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: object, **kwargs: object) -> object:
+        from pipeline.artifacts import OutputError
         from pipeline.params import ParamsError
         from pipeline.report_data import ReportError
+        from pipeline.tracking import TrackingError
+        from vae.divergence import TrainingDiverged
         from vae.dsprites import DatasetError
+        from vae.resume import TrainingInterrupted
         from vae.seeding import DeviceError
 
         try:
             return command(*args, **kwargs)
-        except (ParamsError, DatasetError, DeviceError, ReportError) as error:
+        except (
+            ParamsError,
+            DatasetError,
+            DeviceError,
+            ReportError,
+            TrackingError,
+            TrainingDiverged,
+            OutputError,
+        ) as error:
             _fail(str(error))
+        except TrainingInterrupted as error:
+            saved = "checkpoint saved; " if error.saved else ""
+            typer.secho(
+                f"interrupted after step {error.step}: {saved}run the same command again "
+                "(dvc repro, dvc exp run or vae-pipe sweep) to resume",
+                fg="yellow",
+                err=True,
+            )
+            raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
 
 
-def _load(params_file: Path):
+def _load(params_file: Path, tracked: bool = True):
+    """Validated params and the outputs; `tracked` stages also check the MLflow store first, so a bad
+    URI or a server that is down costs seconds, not a training."""
     from pipeline.params import load_params
-    from pipeline.paths import Outputs
+    from pipeline.paths import Outputs, repo_root
 
-    return load_params(params_file), Outputs(Path.cwd())
+    params = load_params(params_file)
+    if tracked:
+        from pipeline.tracking import check_store
+
+        check_store(repo_root())
+    return params, Outputs(Path.cwd())
 
 
 @app.command()
 @user_errors
 def prepare(params_file: ParamsOption = Path("params.yaml")) -> None:
     """Render dSprites (or copy the original file named in params) and split off held-out data."""
-    params, out = _load(params_file)
+    params, out = _load(params_file, tracked=False)
     from pipeline.stages import prepare as stage
 
     n = stage.run(params, out)
@@ -146,6 +174,10 @@ def sweep(
         str | None, typer.Option(help="Sweep name, tagged on its MLflow runs (default: sweep-DATE-TIME).")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the grid and what would run; run nothing.")] = False,
+    leave_running: Annotated[
+        bool,
+        typer.Option("--leave-running", help="On Ctrl-C, leave this sweep's points running in DVC's queue."),
+    ] = False,
 ) -> None:
     """Run the grid in params.yaml `sweep:` as DVC experiments (one per point) through DVC's queue."""
     import os
@@ -153,6 +185,7 @@ def sweep(
 
     from pipeline import sweep as runner
     from pipeline.paths import repo_root
+    from pipeline.sweep_stop import stop_idle_workers
     from pipeline.sweep_view import SweepView
 
     raw, grid = _grid_from_options(params_file, beta, seed, set_)
@@ -166,15 +199,44 @@ def sweep(
     if dry_run:
         view.print_table(states)
         return
-    with view.live() as update:
-        runner.run_queue(root, states, jobs, threads, update)
-        runner.record_all(root, states, sweep_name)
-        update(states)
+    try:
+        with view.live() as update:
+            runner.run_queue(root, states, jobs, threads, update)
+            runner.record_all(root, states, sweep_name)
+            update(states)
+    except KeyboardInterrupt:
+        _interrupted_sweep(root, states, leave_running)
+    stop_idle_workers(root)
     failed = [s for s in states if s.state in (runner.FAILED, runner.INVALID)]
     view.print_failures(failed)
     if failed:
         raise typer.Exit(1)
     typer.echo(f"{len(states)} experiments in `dvc exp show`, their runs tagged {sweep_name} in MLflow (vae-pipe ui).")
+
+
+def _interrupted_sweep(root: Path, states: list, leave_running: bool) -> None:
+    """Ctrl-C on a sweep: say what is still in DVC's queue and stop it (or leave it, and say so)."""
+    from pipeline.sweep import QUEUED, RUNNING
+    from pipeline.sweep_stop import stop_idle_workers, stop_points
+
+    pending = [s.name for s in states if s.state in (QUEUED, RUNNING)]
+    if not pending:
+        message = "interrupted: no point of this sweep was queued or running"
+    elif leave_running:
+        message = (
+            f"interrupted: {len(pending)} points left in DVC's queue ({', '.join(pending)}); `dvc queue status` "
+            "shows them, the same `vae-pipe sweep` waits for them, `dvc queue kill NAME` stops one"
+        )
+    else:
+        killed, removed = stop_points(root, pending)
+        stop_idle_workers(root)
+        message = (
+            f"interrupted: stopped {len(killed)} running and removed {len(removed)} queued points of this sweep; "
+            "finished points are kept; run the same command again to continue (stopped trainings resume "
+            "from their checkpoints)"
+        )
+    typer.secho(message, fg="yellow", err=True)
+    raise typer.Exit(130)
 
 
 @app.command()
@@ -196,7 +258,19 @@ def report(
     typer.echo(f"report of {result.n_runs} runs → {result.index} (summary: {result.summary_csv})")
 
 
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 @app.command()
+@user_errors
 def ui(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
 ) -> None:
@@ -204,6 +278,8 @@ def ui(
     from pipeline.paths import repo_root
     from pipeline.tracking import ensure_store, tracking_uri
 
+    if not _port_free(port):
+        _fail(f"--port {port}: 127.0.0.1:{port} is already in use (another MLflow UI?); pick another with --port")
     root = repo_root()
     ensure_store(root)
     uri = tracking_uri(root)

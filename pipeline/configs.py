@@ -44,7 +44,8 @@ def train_config(params: Params, device: torch.device, dataset_size: int | None 
     """`train.precision: auto` is resolved for `device` here; `train.device` was used to pick it."""
     from vae.train import TrainConfig, resolve_precision
 
-    settings = params.train.model_dump(exclude={"device", "precision"})
+    # Checkpointing is the stage's business (pipeline/stages/train.py), not the loop's config.
+    settings = params.train.model_dump(exclude={"device", "precision", "checkpoint_every", "checkpoint_minutes"})
     return TrainConfig(
         objective=objective(params, dataset_size),
         precision=resolve_precision(params.train.precision, device),

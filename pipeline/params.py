@@ -24,7 +24,8 @@ class ParamsError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and NaN are never meaningful values here (β = .inf trains a NaN model): every float is finite.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DataParams(_Section):
@@ -88,6 +89,8 @@ class TrainParams(_Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     compile: bool = False
+    checkpoint_every: int = Field(default=1000, ge=0)  # steps between resumable checkpoints; 0: by time only
+    checkpoint_minutes: float = Field(default=10.0, ge=0)  # and at least this often; 0: by steps only
 
 
 class EvalParams(_Section):
@@ -108,7 +111,7 @@ class PlotParams(_Section):
 class SweepParams(_Section):
     """The grid: `beta` and `seed` lists, plus any other param as `dotted.key: [values]`."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
 
     beta: list[NonNegativeFloat] = Field(default_factory=lambda: [0.0, 1.0, 2.0, 4.0, 8.0, 16.0], min_length=1)
     seed: list[NonNegativeInt] = Field(default_factory=lambda: [0], min_length=1)

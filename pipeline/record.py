@@ -8,20 +8,25 @@ run is their record.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import yaml
 
+from pipeline.inputs import inputs_key
 from pipeline.params import PARAMS_FILE, Params, flatten, parse_params
 from pipeline.paths import Outputs, repo_root
-from pipeline.tracking import SWEEP_TAG, ModelRun
+from pipeline.tracking import MODEL_DIGEST_TAG, SWEEP_TAG, ModelRun
 
 if TYPE_CHECKING:
     from dvc.api import DVCFileSystem
+
+    from vae.train import CurvePoint
 
 Stage = Literal["train", "evaluate", "plot"]
 RECORDED_STAGES: tuple[Stage, ...] = ("train", "evaluate", "plot")
@@ -45,11 +50,6 @@ def stage_files(out: Outputs, stage: Stage) -> list[Path]:
     return sorted(out.plots.glob("*.png"))
 
 
-def model_digest(out: Outputs) -> str:
-    """The trained model's identity in MLflow, from its model card."""
-    return json.loads(out.model_card.read_text())["digest"]
-
-
 def log_stage(run: ModelRun, out: Outputs, stage: Stage, *, artifacts: bool = True) -> None:
     """Log what `stage` wrote under `out` into `run`: metrics idempotently, so a retry or repair adds
     nothing twice, and the stage's files as artifacts unless `artifacts` is False."""
@@ -58,17 +58,52 @@ def log_stage(run: ModelRun, out: Outputs, stage: Stage, *, artifacts: bool = Tr
         with out.curves.open(newline="") as handle:
             run.log_curves(csv.DictReader(handle), prefix=CURVE_PREFIX)
         run.log_metrics({"train.seconds": card["train_seconds"], "train.images_per_s": card["images_per_s"]})
+        run.set_tags({MODEL_DIGEST_TAG: card["digest"]})
     elif stage == "evaluate":
         run.log_metrics(flatten(json.loads(out.metrics.read_text())))
     if artifacts:
         run.log_artifacts(stage_files(out, stage), ARTIFACT_DIRS[stage])
 
 
-def record_stage(params: Params, out: Outputs, stage: Stage) -> str:
-    """What a stage calls after writing its outputs; returns the MLflow run id."""
-    run = ModelRun.open(repo_root(), model_digest(out), params)
+def record_stage(params: Params, out: Outputs, stage: Stage, key: str | None = None) -> str:
+    """What a stage calls after writing its outputs; returns the MLflow run id. `key`: the experiment's
+    inputs key when the stage already has it (pipeline/inputs.py)."""
+    run = ModelRun.open(repo_root(), key or inputs_key(out.root, params), params)
+    # DVC skips an unchanged earlier stage: an experiment that differs only in eval.* still gets the
+    # model and curves in its own run, from the outputs DVC checked out.
+    for earlier in RECORDED_STAGES[: RECORDED_STAGES.index(stage)]:
+        if all(path.exists() for path in stage_files(out, earlier)):
+            log_stage(run, out, earlier, artifacts=not run.has_artifacts(ARTIFACT_DIRS[earlier]))
     log_stage(run, out, stage)
     return run.run_id
+
+
+@contextlib.contextmanager
+def training_run(params: Params, key: str) -> Iterator[Callable[[CurvePoint], None]]:
+    """The experiment's run while it trains: RUNNING from the start (a resumed training continues it),
+    each curve point logged as it comes, FINISHED when the block ends, FAILED on an error (a divergence
+    too), KILLED on Ctrl-C. Yields the per-point logger."""
+    from vae.resume import TrainingInterrupted
+
+    run = ModelRun.open(repo_root(), key, params, running=True)
+    logged = [run.logged_steps(CURVE_PREFIX + "loss")]
+
+    def log_point(point: CurvePoint) -> None:
+        if point.step > logged[0]:  # a resumed training re-logs nothing
+            run.log_step(
+                {CURVE_PREFIX + name: value for name, value in point.row().items() if name != "step"}, point.step
+            )
+            logged[0] = point.step
+
+    try:
+        yield log_point
+    except (KeyboardInterrupt, TrainingInterrupted):
+        run.end("KILLED")
+        raise
+    except BaseException:
+        run.end("FAILED")
+        raise
+    run.end("FINISHED")
 
 
 def record_experiment(root: Path, name: str, rev: str, sweep: str | None = None) -> str:
@@ -77,12 +112,13 @@ def record_experiment(root: Path, name: str, rev: str, sweep: str | None = None)
 
     fs = DVCFileSystem(str(root), rev=rev)
     params = parse_params(yaml.safe_load(fs.cat_file(PARAMS_FILE)), f"{PARAMS_FILE}@{name}")
+    key = inputs_key(root, params, rev)
     with tempfile.TemporaryDirectory() as tmp:
         staged = Outputs(Path(tmp))
         for path in (staged.model_card, staged.curves, staged.metrics):
             _fetch(fs, staged, path)
         tags = {"dvc.exp_name": name, "dvc.exp_rev": rev} | ({SWEEP_TAG: sweep} if sweep else {})
-        run = ModelRun.open(root, model_digest(staged), params, tags)
+        run = ModelRun.open(root, key, params, tags)
         for stage in RECORDED_STAGES:
             missing = not run.has_artifacts(ARTIFACT_DIRS[stage])  # a run-cache hit logged nothing
             if missing and stage == "plot":

@@ -35,6 +35,7 @@ class PointState:
     started: float | None = None
     finished: float | None = None
     run_id: str | None = None
+    in_queue: bool = False  # already in DVC's queue (an earlier sweep's): never queued again
 
 
 def default_jobs(cores: int) -> int:
@@ -66,8 +67,11 @@ def inputs_digest(root: Path) -> str:
 
 def plan(root: Path, raw: dict[str, Any], grid: list[GridPoint], source: str) -> list[PointState]:
     """Every point with its experiment name; invalid points are failed here, before anything runs."""
+    from pipeline.sweep_stop import active_points
+
     digest = inputs_digest(root)
     finished = finished_experiments(root)
+    active = active_points(root)  # queued or running from an earlier, interrupted sweep: waited for
     states = []
     for point in grid:
         name = point.exp_name(digest)
@@ -75,6 +79,9 @@ def plan(root: Path, raw: dict[str, Any], grid: list[GridPoint], source: str) ->
             check_point(raw, point, source)
         except ParamsError as error:
             states.append(PointState(point, name, INVALID, error=str(error)))
+            continue
+        if name in active:
+            states.append(PointState(point, name, _DVC_STATES[active[name]], in_queue=True))
             continue
         states.append(PointState(point, name, CACHED if name in finished else QUEUED))
     return states
@@ -115,7 +122,7 @@ def _queue_and_start(root: Path, states: list[PointState], jobs: int, threads: i
         if failed_before:
             queue.remove(list(failed_before))
         for s in states:
-            if s.state == QUEUED:
+            if s.state == QUEUED and not s.in_queue:
                 repo.experiments.run(params=s.point.set_params, queue=True, name=s.name)
         # Workers keep the environment they start with: fix their thread count now.
         os.environ["OMP_NUM_THREADS"] = str(threads)
@@ -158,7 +165,7 @@ def run_queue(
     from pipeline.tracking import ensure_store
 
     ensure_store(root)  # created once here: concurrent first writers race on the schema
-    if any(s.state == QUEUED for s in states):
+    if any(s.state in (QUEUED, RUNNING) for s in states):
         _queue_and_start(root, states, jobs, threads)
     on_update(states)
     while any(s.state not in FINAL for s in states):

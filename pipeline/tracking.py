@@ -1,18 +1,22 @@
-"""MLflow as the record of what DVC produced: one run per trained model, found again by the model's digest.
+"""MLflow as the record of what DVC produced: one run per DVC experiment, found again by its inputs key.
 
 DVC may skip a stage or restore it from its run-cache without running it, and a queued experiment runs in
-a temporary copy of the repo. So every stage logs what it produced into the run keyed by the model's
-weights digest (find or create, never a second run for the same model), and the store is always the one
-at the repository root (or MLFLOW_TRACKING_URI), never one relative to the stage's working directory.
+a temporary copy of the repo. So every stage logs what it produced into the run keyed by the experiment's
+inputs (pipeline/inputs.py: find or create, never a second run for the same inputs), and the store is
+always the one at the repository root (or MLFLOW_TRACKING_URI), never one relative to the stage's working
+directory. The store is checked before a stage works (`check_store`), with bounded HTTP retries, and a new
+SQLite store is created under a file lock: MLflow's schema creation races between processes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import subprocess
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +28,19 @@ if TYPE_CHECKING:
 EXPERIMENT_NAME = "vae-pipe"
 STORE_FILE = "mlflow.db"
 ARTIFACT_DIR = "mlruns"
-MODEL_KEY_TAG = "vae_pipe.model_digest"
+INPUTS_KEY_TAG = "vae_pipe.inputs_key"  # the run's identity: pipeline/inputs.py
+MODEL_DIGEST_TAG = "vae_pipe.model_digest"  # the trained weights' digest, for reference
 SWEEP_TAG = "vae_pipe.sweep"
+# A down or mistyped server costs seconds, not MLflow's default 7 retries with backoff (minutes).
+BOUNDED_HTTP = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+}
+
+
+class TrackingError(RuntimeError):
+    """The tracking store cannot be used; one line naming the URI and what is wrong."""
 
 
 def tracking_uri(root: Path) -> str:
@@ -40,10 +55,76 @@ def client(root: Path) -> MlflowClient:
     return MlflowClient(tracking_uri(root))
 
 
+@contextlib.contextmanager
+def store_lock(root: Path) -> Iterator[None]:
+    """An exclusive lock beside a SQLite store (`mlflow.db.lock`), held while the store is created or
+    migrated and while a run is found or created: processes that start at once take turns. Other
+    stores (a server) need no lock here; `ModelRun.open` settles races there by itself."""
+    uri = tracking_uri(root)
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    database = Path(uri.removeprefix("sqlite:///"))
+    if not database.parent.is_dir():
+        raise TrackingError(f"MLflow tracking store {uri}: folder {database.parent} does not exist")
+    with open(f"{database}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _bounded_http() -> Iterator[None]:
+    """BOUNDED_HTTP for the block, unless the user set those variables."""
+    added = {k: v for k, v in BOUNDED_HTTP.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
+
+
+def _first_line(error: BaseException) -> str:
+    text = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+    if "Max retries exceeded" in text or "Connection refused" in text:
+        return (
+            f"no answer (tried {1 + int(os.environ['MLFLOW_HTTP_REQUEST_MAX_RETRIES'])} times): is the server running?"
+        )
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def check_store(root: Path) -> str:
+    """Reachable, schema current, experiment present (created on first use): the experiment id, or one
+    line (TrackingError) within seconds, before any stage trains or evaluates."""
+    uri = tracking_uri(root)
+    if "://" not in uri:
+        raise TrackingError(
+            f"MLFLOW_TRACKING_URI={uri!r} is not a store URI: use sqlite:///PATH, http(s)://HOST:PORT or a "
+            "database URI, or unset it for the project's own store"
+        )
+    with _bounded_http():
+        try:
+            with store_lock(root):
+                return experiment_id(client(root), root)
+        except TrackingError:
+            raise
+        except Exception as error:  # MLflow raises many kinds (MlflowException, requests', SQLAlchemy's)
+            raise TrackingError(f"MLflow tracking store {uri} (MLFLOW_TRACKING_URI): {_first_line(error)}") from None
+
+
 def experiment_id(mlflow_client: MlflowClient, root: Path) -> str:
     """Creates the experiment on first use, with artifacts beside the local store (not under the cwd)."""
     experiment = mlflow_client.get_experiment_by_name(EXPERIMENT_NAME)
     if experiment is not None:
+        if experiment.lifecycle_stage == "deleted":
+            raise TrackingError(
+                f"MLflow experiment '{EXPERIMENT_NAME}' in {tracking_uri(root)} is deleted: restore it "
+                f"(mlflow experiments restore --experiment-id {experiment.experiment_id}) or point "
+                "MLFLOW_TRACKING_URI at another store"
+            )
         return experiment.experiment_id
     local_store = "MLFLOW_TRACKING_URI" not in os.environ
     location = (root / ARTIFACT_DIR).resolve().as_uri() if local_store else None
@@ -60,7 +141,7 @@ def experiment_id(mlflow_client: MlflowClient, root: Path) -> str:
 
 def ensure_store(root: Path) -> str:
     """Create (migrate) the store and the experiment once, before parallel writers start."""
-    return experiment_id(client(root), root)
+    return check_store(root)
 
 
 def _git_commit() -> str | None:
@@ -93,29 +174,59 @@ def _run_name(params: Params) -> str:
     return name
 
 
+def _runs_with_key(mlflow_client: MlflowClient, exp_id: str, inputs_key: str) -> list[Any]:
+    """Active runs with this inputs key, oldest first (ties broken by id, the same in every process)."""
+    found = mlflow_client.search_runs([exp_id], filter_string=f"tags.`{INPUTS_KEY_TAG}` = '{inputs_key}'")
+    return sorted(found, key=lambda run: (run.info.start_time, run.info.run_id))
+
+
 class ModelRun:
-    """The MLflow run of one trained model; `open` finds it by digest or creates it with all params."""
+    """The MLflow run of one DVC experiment; `open` finds it by inputs key or creates it with all params."""
 
     def __init__(self, mlflow_client: MlflowClient, run_id: str) -> None:
         self.client = mlflow_client
         self.run_id = run_id
 
     @classmethod
-    def open(cls, root: Path, model_digest: str, params: Params, tags: Mapping[str, str] | None = None) -> ModelRun:
-        mlflow_client = client(root)
-        exp_id = experiment_id(mlflow_client, root)
-        found = mlflow_client.search_runs(
-            [exp_id], filter_string=f"tags.`{MODEL_KEY_TAG}` = '{model_digest}'", max_results=1
-        )
-        if found:
-            run = cls(mlflow_client, found[0].info.run_id)
-        else:
-            created = mlflow_client.create_run(exp_id, tags={MODEL_KEY_TAG: model_digest}, run_name=_run_name(params))
-            run = cls(mlflow_client, created.info.run_id)
-            mlflow_client.set_terminated(run.run_id, "FINISHED")
+    def open(
+        cls,
+        root: Path,
+        inputs_key: str,
+        params: Params,
+        tags: Mapping[str, str] | None = None,
+        *,
+        running: bool = False,
+    ) -> ModelRun:
+        """The run of the experiment with these inputs, found or created. `running`: a training starts
+        (or resumes) in it, so it is RUNNING until `end`; a run created to record outputs is FINISHED."""
+        with store_lock(root):  # a new SQLite store's schema is created when the client first opens it
+            mlflow_client = client(root)
+            exp_id = experiment_id(mlflow_client, root)
+            found = _runs_with_key(mlflow_client, exp_id, inputs_key)
+            if not found:
+                tags_at_creation = {INPUTS_KEY_TAG: inputs_key}
+                mine = mlflow_client.create_run(exp_id, tags=tags_at_creation, run_name=_run_name(params)).info.run_id
+                # A server store has no lock: processes that created at once keep the oldest run alike.
+                found = _runs_with_key(mlflow_client, exp_id, inputs_key)
+                for other in found[1:]:
+                    if other.info.run_id == mine:
+                        mlflow_client.delete_run(mine)
+                if found and found[0].info.run_id == mine and not running:
+                    mlflow_client.set_terminated(mine, "FINISHED")
+        run = cls(mlflow_client, found[0].info.run_id)
+        if running and found[0].info.status != "RUNNING":
+            mlflow_client.update_run(run.run_id, status="RUNNING")
         run.log_params(params.flat())
         run.set_tags({**run_tags(), **(tags or {})})
         return run
+
+    def end(self, status: str) -> None:
+        """FINISHED, FAILED or KILLED."""
+        self.client.set_terminated(self.run_id, status)
+
+    def logged_steps(self, key: str) -> int:
+        """The last step of step metric `key` in this run (0 when none): a resumed training logs after it."""
+        return max((m.step for m in self.client.get_metric_history(self.run_id, key)), default=0)
 
     def has_artifacts(self, artifact_path: str) -> bool:
         return bool(self.client.list_artifacts(self.run_id, artifact_path))
@@ -153,20 +264,28 @@ class ModelRun:
         fresh = [Metric(k, float(v), now, 0) for k, v in values.items() if current.get(k) != float(v)]
         self.client.log_batch(self.run_id, metrics=fresh)
 
+    def log_step(self, values: Mapping[str, float], step: int) -> None:
+        """Step metrics of one step (a training-curve point as it comes)."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), now, step) for k, v in values.items()])
+
     def log_curves(self, rows: Iterable[Mapping[str, float]], step_key: str = "step", prefix: str = "train.") -> None:
-        """Training curves as step metrics, logged once per run (a re-run of the same model adds nothing)."""
+        """Training curves as step metrics, each step once per run: the rows after the last step logged
+        (a training streams its points as it goes; a resumed or repeated one adds only what is new)."""
         from mlflow.entities import Metric
 
         rows = list(rows)
         if not rows:
             return
         probe = next(k for k in rows[0] if k != step_key)
-        if self.client.get_metric_history(self.run_id, prefix + probe):
-            return
+        done = self.logged_steps(prefix + probe)
         now = int(time.time() * 1000)
         metrics = [
             Metric(prefix + key, float(value), now, int(row[step_key]))
             for row in rows
+            if int(row[step_key]) > done
             for key, value in row.items()
             if key != step_key
         ]

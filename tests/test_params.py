@@ -45,6 +45,12 @@ def test_schema_defaults_are_the_checked_in_params():
             "params.yaml: data: test_size (100) must be smaller than subsample (100)",
         ),
         ([1, 2], "params.yaml: expected a mapping of keys, got list"),
+        ({"beta": float("inf")}, "params.yaml: beta: Input should be a finite number (got inf)"),
+        ({"train": {"lr": float("nan")}}, "params.yaml: train.lr: Input should be a finite number (got nan)"),
+        ({"eval": {"active_threshold": float("inf")}}, "params.yaml: eval.active_threshold: Input should be a finite"),
+        ({"plot": {"traversal_range": float("-inf")}}, "params.yaml: plot.traversal_range: Input should be a finite"),
+        ({"sweep": {"beta": [1, float("inf")]}}, "params.yaml: sweep.beta.1: Input should be a finite number"),
+        ({"train": {"checkpoint_minutes": float("nan")}}, "params.yaml: train.checkpoint_minutes: Input should be"),
     ],
 )
 def test_bad_values_are_one_line(raw, message):

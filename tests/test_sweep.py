@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -9,6 +12,27 @@ from testkit.project import exp_rows, mlflow_runs
 from tests.browser import image_widths, require_chromium, screenshot
 
 pytestmark = pytest.mark.e2e
+
+
+def _queue_workers_gone(root: Path, seconds: float = 30) -> bool:
+    """No queue worker or helper of a sweep alive in `root` (workers take a few seconds to exit)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        alive = []
+        for proc in Path("/proc").iterdir():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
+                cwd = (proc / "cwd").resolve()
+            except (OSError, RuntimeError):
+                continue
+            # the worker, or the daemonised copy of `vae-pipe sweep` that DVC forks to watch it
+            started_here = b"queue-worker" in cmdline or (b"vae-pipe" in cmdline and b"sweep" in cmdline)
+            if started_here and cwd == root.resolve():
+                alive.append(proc.name)
+        if not alive:
+            return True
+        time.sleep(1)
+    return False
 
 
 def test_sweep_runs_each_point_once_and_records_all(make_project):
@@ -30,6 +54,7 @@ def test_sweep_runs_each_point_once_and_records_all(make_project):
     for run in runs:
         assert "mig" in run.data.metrics
         assert client.get_metric_history(run.info.run_id, "train.loss")
+    assert _queue_workers_gone(project.root), "a DVC queue worker of the finished sweep is still alive"
 
     (project.root / "NOTES.md").write_text("a commit that changes no input of the pipeline\n")
     project.commit("unrelated commit")

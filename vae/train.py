@@ -5,14 +5,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from vae.batches import unpack
+from vae.divergence import TrainingDiverged, describe, finite_flag
 from vae.model import VAE
 from vae.objectives import Objective
+from vae.resume import BatchOrder, Checkpoints, TrainingInterrupted, deferred_interrupt, rng_state, set_rng_state
 from vae.seeding import DeviceError
+
+__all__ = ["CurvePoint", "TrainConfig", "TrainingDiverged", "TrainingInterrupted", "train_vae"]
 
 
 @dataclass(frozen=True)
@@ -56,51 +61,61 @@ def resolve_precision(requested: str, device: torch.device) -> str:
     return "bf16" if native else "fp32"
 
 
-def _batch_indices(n: int, batch_size: int, generator: torch.Generator, device: torch.device):
-    """Epochs of seeded permutations, so every image is seen once per epoch."""
-    while True:
-        order = torch.randperm(n, generator=generator).to(device)
-        for start in range(0, n - batch_size + 1, batch_size):
-            yield order[start : start + batch_size]
-        if n < batch_size:
-            yield order
-
-
 def train_vae(
     model: VAE,
     packed: Tensor,
     config: TrainConfig,
     generator: torch.Generator,
     on_log: Callable[[CurvePoint], None] = lambda point: None,
+    checkpoints: Checkpoints | None = None,
 ) -> list[CurvePoint]:
-    """Adam on the config's objective; returns the training curve (also streamed to `on_log`)."""
+    """Adam on the config's objective; returns the training curve (also streamed to `on_log`).
+
+    With `checkpoints`, training resumes from the saved state when there is one and saves its state when
+    due and on Ctrl-C (then raises TrainingInterrupted). A non-finite term or gradient raises
+    TrainingDiverged before the optimizer steps, so the weights never take a NaN update.
+    """
     device = packed.device
     model.to(device).train()
     objective = config.objective.to(device)
     # One fused kernel per step instead of several per parameter tensor: a few % of a CPU step.
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type in ("cpu", "cuda"))
     forward = torch.compile(model) if config.compile else model  # shares model's weights; saved as model
-    batches = _batch_indices(packed.shape[0], config.batch_size, generator, device)
+    batches = BatchOrder(packed.shape[0], config.batch_size, generator, device)
     sums: Tensor | None = None  # the objective's terms, summed on the device, read at log points only
     curve: list[CurvePoint] = []
     autocast_dtype = AUTOCAST_DTYPES.get(config.precision)
     # fp16 gradients underflow without loss scaling; bf16 has FP32's range and needs none.
     scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
+    # The scaler already skips steps with non-finite fp16 gradients; elsewhere they are divergence.
+    parameters = [p for p in model.parameters() if p.requires_grad] if config.precision != "fp16" else []
+    parts = _Parts(model, optimizer, scaler, batches, config.objective)
+    state = checkpoints.load() if checkpoints is not None else None
+    if state is not None:
+        curve, sums = parts.restore(state, device)
+    first = state["step"] + 1 if state is not None else 1
     window_start, window_images = time.perf_counter(), 0
     # A compiler failure (no C++ toolchain, unsupported op) makes dynamo warn and run the model eagerly.
-    with torch._dynamo.config.patch(suppress_errors=True):
-        for step in range(1, config.steps + 1):
-            x = unpack(packed[next(batches)])
+    with torch._dynamo.config.patch(suppress_errors=True), deferred_interrupt() as interrupted:
+        for step in range(first, config.steps + 1):
+            x = unpack(packed[batches.next()])
             with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
                 logits, mu, logvar, z = forward(x, return_code=True)
             # The terms are reduced in FP32 (metrics casts low-precision inputs up).
             terms = objective.terms(logits, x, mu, logvar, z=z, step=step)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(terms["loss"]).backward()
+            values = torch.stack([value.detach() for value in terms.values()])
+            grads = [p.grad for p in parameters if p.grad is not None]
+            if not bool(finite_flag(values, grads)):  # the step's one host sync
+                named = ((name, p.grad) for name, p in model.named_parameters())
+                raise TrainingDiverged(describe(step, dict(zip(terms, values.tolist())), named))
             scaler.step(optimizer)
             scaler.update()
-            terms |= objective.after_step()  # the objective's own parts (a discriminator) train here
-            values = torch.stack([value.detach() for value in terms.values()])
+            extra = objective.after_step()  # the objective's own parts (a discriminator) train here
+            if extra:
+                terms |= extra
+                values = torch.stack([value.detach() for value in terms.values()])
             sums = values if sums is None else sums + values
             window_images += x.shape[0]
             if step % config.log_every == 0 or step == config.steps:
@@ -112,5 +127,47 @@ def train_vae(
                 on_log(point)
                 sums = None
                 window_start, window_images = time.perf_counter(), 0
+            stop = interrupted()
+            if checkpoints is not None and step < config.steps and (stop or checkpoints.due(step)):
+                checkpoints.save(parts.capture(step, curve, sums))
+            if stop:
+                raise TrainingInterrupted(step, saved=checkpoints is not None)
     model.eval()
     return curve
+
+
+@dataclass
+class _Parts:
+    """What a checkpoint holds besides the curve, gathered in one place for capture and restore."""
+
+    model: VAE
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    batches: BatchOrder
+    objective: Objective
+
+    def capture(self, step: int, curve: list[CurvePoint], sums: Tensor | None) -> dict[str, Any]:
+        objective_state = getattr(self.objective, "state_dict", None)
+        return {
+            "step": step,
+            "model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "batches": self.batches.state_dict(),
+            "rng": rng_state(),
+            "objective": objective_state() if callable(objective_state) else None,
+            "curve": [{"step": p.step, "terms": dict(p.terms), "images_per_s": p.images_per_s} for p in curve],
+            "sums": None if sums is None else sums.detach().cpu(),
+        }
+
+    def restore(self, state: dict[str, Any], device: torch.device) -> tuple[list[CurvePoint], Tensor | None]:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.batches.load_state_dict(state["batches"])
+        set_rng_state(state["rng"])
+        if state["objective"] is not None:
+            self.objective.load_state_dict(state["objective"])  # type: ignore[attr-defined]
+        curve = [CurvePoint(p["step"], p["terms"], p["images_per_s"]) for p in state["curve"]]
+        sums = state["sums"]
+        return curve, None if sums is None else sums.to(device)

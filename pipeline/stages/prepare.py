@@ -18,6 +18,11 @@ def split_indices(n: int, test_size: int, seed: int) -> tuple[np.ndarray, np.nda
 def run(params: Params, out: Outputs) -> int:
     data = params.data
     n_total = dsprites.validate_dsprites(data.source) if data.source is not None else dsprites.N_IMAGES
+    if data.subsample is not None and data.subsample > n_total:
+        where = data.source or "dSprites"
+        raise ParamsError(
+            f"params.yaml: data.subsample: {data.subsample:,} is more than the {n_total:,} images of {where}"
+        )
     rows = dsprites.subsample_indices(n_total, data.subsample, data.split_seed)
     if data.test_size >= len(rows):
         raise ParamsError(f"params.yaml: data.test_size: {data.test_size} leaves no training images out of {len(rows)}")

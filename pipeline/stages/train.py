@@ -9,15 +9,17 @@ from pathlib import Path
 
 from pipeline.artifacts import load_train_images
 from pipeline.configs import model_config, train_config
+from pipeline.inputs import checkpoint_folder, inputs_key
 from pipeline.params import Params
-from pipeline.paths import Outputs, atomic_path, write_text_atomic
+from pipeline.paths import Outputs, atomic_path, repo_root, write_text_atomic
 from pipeline.progress import training_progress
-from pipeline.record import record_stage
+from pipeline.record import record_stage, training_run
 from vae.batches import to_device
 from vae.checkpoint import save_weights, weights_digest
 from vae.model import VAE
+from vae.resume import Checkpoints
 from vae.seeding import pick_device, seed_everything
-from vae.train import CurvePoint, train_vae
+from vae.train import CurvePoint, TrainConfig, TrainingDiverged, train_vae
 
 
 def write_curves(path: Path, curve: list[CurvePoint]) -> None:
@@ -28,18 +30,55 @@ def write_curves(path: Path, curve: list[CurvePoint]) -> None:
         writer.writerows(rows)
 
 
+def checkpoints_for(params: Params, key: str) -> Checkpoints:
+    """The training's checkpoint, outside DVC's outputs (which DVC deletes before the stage runs)."""
+    every = params.train
+    return Checkpoints(checkpoint_folder(repo_root(), key), every.checkpoint_every, every.checkpoint_minutes * 60)
+
+
 def run(params: Params, out: Outputs) -> str:
-    """Returns the weights digest, the model's identity in MLflow."""
+    """Returns the weights digest. Resumes from the checkpoint of a killed training with the same inputs;
+    the MLflow run is the experiment's (pipeline/inputs.py), RUNNING while it trains."""
     generator = seed_everything(params.seed)
     device = pick_device(params.train.device)
     train_images = load_train_images(out)
     model = VAE(model_config(params))
     config = train_config(params, device, dataset_size=len(train_images))
+    key = inputs_key(out.root, params)
+    checkpoints = checkpoints_for(params, key)
     started = time.perf_counter()
-    with training_progress(config.steps, config.batch_size) as on_log:
-        curve = train_vae(model, to_device(train_images, device), config, generator, on_log)
-    seconds = time.perf_counter() - started
+    with training_run(params, key) as log_point:
+        with training_progress(config.steps, config.batch_size) as on_log:
 
+            def log(point: CurvePoint) -> None:
+                on_log(point)
+                log_point(point)
+
+            try:
+                curve = train_vae(model, to_device(train_images, device), config, generator, log, checkpoints)
+            except TrainingDiverged as error:
+                raise TrainingDiverged(
+                    f"{error}; no model was written (train.lr = {params.train.lr:g}, beta = {params.beta:g})"
+                ) from None
+        seconds = time.perf_counter() - started
+        steps_run = config.steps - checkpoints.resumed_from
+        digest = _write_model(params, out, model, curve, config, device, seconds, steps_run)
+        record_stage(params, out, "train", key)
+    checkpoints.clear()  # the model is written: nothing left to resume
+    return digest
+
+
+def _write_model(
+    params: Params,
+    out: Outputs,
+    model: VAE,
+    curve: list[CurvePoint],
+    config: TrainConfig,
+    device,
+    seconds: float,
+    steps_run: int,
+) -> str:
+    """Weights, curves and model card, each atomically; returns the weights digest."""
     digest = weights_digest(model)
     with atomic_path(out.model) as tmp:
         save_weights(model, tmp)
@@ -50,9 +89,9 @@ def run(params: Params, out: Outputs) -> str:
         "params": params.flat(),
         "device": str(device),
         "precision": config.precision,
-        "train_seconds": round(seconds, 2),
-        "images_per_s": round(config.steps * config.batch_size / seconds, 1),
+        "train_seconds": round(seconds, 2),  # of this process: a resumed training counts its own steps
+        "images_per_s": round(steps_run * config.batch_size / seconds, 1),
+        "resumed_from_step": config.steps - steps_run,
     }
     write_text_atomic(out.model_card, json.dumps(card, indent=2) + "\n")
-    record_stage(params, out, "train")
     return digest
