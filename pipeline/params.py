@@ -28,7 +28,7 @@ class _Section(BaseModel):
 
 
 class DataParams(_Section):
-    dataset: Literal["dsprites"] = "dsprites"
+    dataset: Literal["dsprites", "digits"] = "dsprites"
     source: Path | None = None
     subsample: int | None = Field(default=None, ge=2)
     test_size: int = Field(default=10_000, ge=1)
@@ -38,13 +38,17 @@ class DataParams(_Section):
     def _test_smaller_than_data(self) -> DataParams:
         if self.subsample is not None and self.test_size >= self.subsample:
             raise ValueError(f"test_size ({self.test_size}) must be smaller than subsample ({self.subsample})")
+        if self.source is not None and self.dataset != "dsprites":
+            raise ValueError(f"source is DeepMind's dSprites file; dataset {self.dataset} takes no source")
         return self
 
 
 class ModelParams(_Section):
-    arch: Literal["conv", "mlp"] = "conv"
+    arch: Literal["auto", "conv", "mlp"] = "auto"
     latent_dim: int = Field(default=10, ge=1)
     hidden_dim: int = Field(default=256, ge=1)
+    likelihood: Literal["auto", "bernoulli", "gaussian", "gaussian_learned", "continuous_bernoulli"] = "auto"
+    gaussian_std: float = Field(default=0.1, gt=0)
 
 
 class TrainParams(_Section):
@@ -89,6 +93,13 @@ class Params(_Section):
     eval: EvalParams = EvalParams()
     plot: PlotParams = PlotParams()
     sweep: SweepParams = SweepParams()
+
+    @model_validator(mode="after")
+    def _model_fits_dataset(self) -> Params:
+        from pipeline.choices import check_model_fits_dataset
+
+        check_model_fits_dataset(self.data.dataset, self.model.arch, self.model.likelihood)
+        return self
 
     @model_validator(mode="after")
     def _sweep_keys_are_params(self) -> Params:

@@ -13,6 +13,7 @@ from typing import Protocol
 from torch import Tensor
 
 from metrics.likelihood import elbo_terms
+from vae.likelihoods import BERNOULLI, Likelihood
 
 
 class Objective(Protocol):
@@ -34,6 +35,7 @@ class BetaVAE:
     """
 
     beta: float
+    likelihood: Likelihood = BERNOULLI  # the reconstruction NLL; pipeline.configs always passes the chosen one
     name: str = "beta_vae"
 
     def __post_init__(self) -> None:
@@ -45,6 +47,6 @@ class BetaVAE:
         return recon + self.beta * kl
 
     def terms(self, logits: Tensor, x: Tensor, mu: Tensor, logvar: Tensor) -> dict[str, Tensor]:
-        per_example = elbo_terms(logits, x, mu, logvar)
+        per_example = elbo_terms(logits, x, mu, logvar, nll=self.likelihood.nll)
         recon, kl = per_example["recon"].mean(), per_example["kl"].mean()
         return {"loss": self.loss(recon, kl), "recon": recon, "kl": kl}

@@ -1,4 +1,4 @@
-"""The training loop: batches drawn from a device-resident packed tensor, no per-item Dataset."""
+"""The training loop: batches drawn from a device-resident (bit-packed or uint8) tensor, no per-item Dataset."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from vae.batches import unpack
+from vae.batches import as_images
 from vae.model import VAE
 from vae.objectives import Objective
 from vae.seeding import DeviceError
@@ -89,7 +89,7 @@ def train_vae(
     # A compiler failure (no C++ toolchain, unsupported op) makes dynamo warn and run the model eagerly.
     with torch._dynamo.config.patch(suppress_errors=True):
         for step in range(1, config.steps + 1):
-            x = unpack(packed[next(batches)])
+            x = as_images(packed[next(batches)], model.config.image_shape)
             with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
                 logits, mu, logvar = forward(x)
             # The terms are reduced in FP32 (metrics casts low-precision inputs up).

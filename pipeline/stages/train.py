@@ -32,7 +32,7 @@ def run(params: Params, out: Outputs) -> str:
     """Returns the weights digest, the model's identity in MLflow."""
     generator = seed_everything(params.seed)
     device = pick_device(params.train.device)
-    train_images = load_train_images(out)
+    train_images = load_train_images(out, params.data.dataset)
     model = VAE(model_config(params))
     config = train_config(params, device)
     started = time.perf_counter()

@@ -1,0 +1,85 @@
+"""The dataset table and the two calls every stage uses: write (prepare) and load (the others)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vae import dsprites
+from vae.datasets import labelled
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a model and the metrics need to know about a dataset before reading it."""
+
+    name: str
+    image_shape: tuple[int, int, int]  # (channels, height, width)
+    binary: bool  # pixels in {0, 1}: stored bit-packed, Bernoulli likelihood
+    factor_names: tuple[str, ...] | None  # ground-truth factors; None = class labels only
+    how_to_get: str  # one line for the README and errors
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """A loaded dataset: `images` bit-packed (N, bytes) uint8 when binary, else uint8 (N, C, H, W)."""
+
+    info: DatasetInfo
+    images: np.ndarray
+    factors: np.ndarray | None  # int64 (N, F) factor classes, or None
+    labels: np.ndarray | None  # int64 (N,) class labels, or None
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "dsprites": DatasetInfo(
+        "dsprites",
+        (1, 64, 64),
+        True,
+        dsprites.FACTOR_NAMES,
+        "rendered by `prepare` (or DeepMind's file via data.source)",
+    ),
+    "digits": DatasetInfo(
+        "digits", (1, 8, 8), False, None, "scikit-learn's bundled digits (1,797 images), offline everywhere"
+    ),
+}
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def _source_size(name: str, source: Path | None) -> int:
+    if name == "dsprites":
+        return dsprites.validate_dsprites(source) if source is not None else dsprites.N_IMAGES
+    return labelled.SOURCES[name]()[0].shape[0]
+
+
+def write_dataset(name: str, path: Path, rows: Callable[[int], np.ndarray], source: Path | None = None) -> int:
+    """Write dataset `name` to `path` (atomically), keeping `rows(n_total)` (sorted row indices) of it.
+    `source` is a user-supplied original file (dSprites only). Returns the number of images written."""
+    info = dataset_info(name)
+    if source is not None and name != "dsprites":
+        raise ValueError(f"data.source is for DeepMind's dSprites file; {name} comes from {info.how_to_get}")
+    n_total = _source_size(name, source)
+    keep = rows(n_total)
+    if name == "dsprites":
+        if source is not None:
+            return dsprites.copy_dsprites(source, path, None if len(keep) == n_total else keep)
+        return dsprites.write_dsprites(path, keep)
+    images, labels = labelled.SOURCES[name]()
+    return labelled.write_labelled(path, images[keep], labels[keep])
+
+
+def load_dataset(name: str, path: Path) -> ImageData:
+    """The dataset `prepare` wrote to `path`, validated (DatasetError names the file)."""
+    info = dataset_info(name)
+    if name == "dsprites":
+        packed, classes = dsprites.load_dsprites_packed(path)
+        return ImageData(info, packed, classes, None)
+    images, labels = labelled.load_labelled(path, info.image_shape)
+    return ImageData(info, images, None, labels)
