@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline.record import RESOLVED_PREFIX
 from pipeline.report_data import ReportError, RunRecord, describe_filter
 from pipeline.tracking import EXPERIMENT_NAME, STORE_FILE, SWEEP_TAG, tracking_uri
 
@@ -43,6 +44,8 @@ def run_record(run: Run) -> RunRecord | None:
         sweep=tags.get(SWEEP_TAG),
         start_time=datetime.fromtimestamp(start / 1000, tz=UTC) if start else None,
         name=run.info.run_name or "",
+        likelihood=params.get(f"{RESOLVED_PREFIX}likelihood"),
+        arch=params.get(f"{RESOLVED_PREFIX}arch"),
     )
 
 
