@@ -28,8 +28,10 @@ class _Section(BaseModel):
 
 
 class DataParams(_Section):
-    dataset: Literal["dsprites", "digits"] = "dsprites"
+    dataset: Literal["dsprites", "digits", "mnist", "fashion_mnist"] = "dsprites"
     source: Path | None = None
+    root: Path = Path("data/torchvision")
+    download: bool = False
     subsample: int | None = Field(default=None, ge=2)
     test_size: int = Field(default=10_000, ge=1)
     split_seed: int = Field(default=0, ge=0)

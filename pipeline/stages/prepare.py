@@ -31,7 +31,7 @@ def run(params: Params, out: Outputs) -> int:
         keep = None if data.subsample is None or data.subsample >= n_total else data.subsample
         return subsample_indices(n_total, keep, data.split_seed)
 
-    n = write_dataset(data.dataset, out.dataset, rows, data.source)
+    n = write_dataset(data.dataset, out.dataset, rows, data.source, data.root, data.download)
     n_test = held_out_size(data.test_size, n)
     if n_test < 1:
         raise ParamsError(f"params.yaml: data.subsample: {n} images are too few to hold any out for evaluation")

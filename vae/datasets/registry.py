@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from vae import dsprites
-from vae.datasets import labelled
+from vae.datasets import labelled, torchvision_sets
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,10 @@ DATASETS: dict[str, DatasetInfo] = {
     "digits": DatasetInfo(
         "digits", (1, 8, 8), False, None, "scikit-learn's bundled digits (1,797 images), offline everywhere"
     ),
+    "mnist": DatasetInfo("mnist", (1, 28, 28), False, None, "torchvision's MNIST files under data.root"),
+    "fashion_mnist": DatasetInfo(
+        "fashion_mnist", (1, 28, 28), False, None, "torchvision's FashionMNIST files under data.root"
+    ),
 }
 
 
@@ -53,25 +57,36 @@ def dataset_info(name: str) -> DatasetInfo:
     return DATASETS[name]
 
 
-def _source_size(name: str, source: Path | None) -> int:
-    if name == "dsprites":
-        return dsprites.validate_dsprites(source) if source is not None else dsprites.N_IMAGES
-    return labelled.SOURCES[name]()[0].shape[0]
+def _labelled_source(name: str, root: Path | None, download: bool) -> tuple[np.ndarray, np.ndarray]:
+    if name in torchvision_sets.FOLDERS:
+        if root is None:
+            raise ValueError(f"{name} needs data.root, the folder holding torchvision's files")
+        return torchvision_sets.load_torchvision(name, root, download)
+    return labelled.SOURCES[name]()
 
 
-def write_dataset(name: str, path: Path, rows: Callable[[int], np.ndarray], source: Path | None = None) -> int:
+def write_dataset(
+    name: str,
+    path: Path,
+    rows: Callable[[int], np.ndarray],
+    source: Path | None = None,
+    root: Path | None = None,
+    download: bool = False,
+) -> int:
     """Write dataset `name` to `path` (atomically), keeping `rows(n_total)` (sorted row indices) of it.
-    `source` is a user-supplied original file (dSprites only). Returns the number of images written."""
+    `source` is a user-supplied original file (dSprites only); `root` the folder of torchvision's files
+    (MNIST, Fashion-MNIST), which torchvision may fill if `download`. Returns the number of images written."""
     info = dataset_info(name)
     if source is not None and name != "dsprites":
         raise ValueError(f"data.source is for DeepMind's dSprites file; {name} comes from {info.how_to_get}")
-    n_total = _source_size(name, source)
-    keep = rows(n_total)
     if name == "dsprites":
+        n_total = dsprites.validate_dsprites(source) if source is not None else dsprites.N_IMAGES
+        keep = rows(n_total)
         if source is not None:
             return dsprites.copy_dsprites(source, path, None if len(keep) == n_total else keep)
         return dsprites.write_dsprites(path, keep)
-    images, labels = labelled.SOURCES[name]()
+    images, labels = _labelled_source(name, root, download)
+    keep = rows(len(images))
     return labelled.write_labelled(path, images[keep], labels[keep])
 
 
