@@ -44,11 +44,37 @@ DATASETS: dict[str, DatasetInfo] = {
     "digits": DatasetInfo(
         "digits", (1, 8, 8), False, None, "scikit-learn's bundled digits (1,797 images), offline everywhere"
     ),
+    "color_dsprites": DatasetInfo(
+        "color_dsprites",
+        (3, 64, 64),
+        False,
+        dsprites.FACTOR_NAMES,
+        "dSprites rendered by `prepare`, each sprite in a random colour (Locatello et al. 2019)",
+    ),
+    "noisy_dsprites": DatasetInfo(
+        "noisy_dsprites",
+        (3, 64, 64),
+        False,
+        dsprites.FACTOR_NAMES,
+        "dSprites rendered by `prepare`, the white sprite over uniform noise (Locatello et al. 2019)",
+    ),
     "mnist": DatasetInfo("mnist", (1, 28, 28), False, None, "torchvision's MNIST files under data.root"),
     "fashion_mnist": DatasetInfo(
         "fashion_mnist", (1, 28, 28), False, None, "torchvision's FashionMNIST files under data.root"
     ),
 }
+
+
+DSPRITES_FAMILY = ("dsprites", "color_dsprites", "noisy_dsprites")
+"""Datasets stored as the dSprites file; the variants are coloured per batch (vae.batches.as_images)."""
+COLOUR_SEED = 0  # fixes each color-dSprites image's colour, whatever the subsample or split
+
+
+def sprite_colours(classes: np.ndarray) -> np.ndarray:
+    """(n, 3) uint8 RGB of each image (by its factor classes): uniform in [0.5, 1] per channel, as in
+    disentanglement_lib's color-dSprites, but fixed per image so training and evaluation agree."""
+    table = np.random.default_rng(COLOUR_SEED).uniform(0.5, 1.0, size=(dsprites.N_IMAGES, 3))
+    return np.round(table[dsprites.SPACE.index_of(classes)] * 255).astype(np.uint8)
 
 
 def dataset_info(name: str) -> DatasetInfo:
@@ -77,9 +103,9 @@ def write_dataset(
     `source` is a user-supplied original file (dSprites only); `root` the folder of torchvision's files
     (MNIST, Fashion-MNIST), which torchvision may fill if `download`. Returns the number of images written."""
     info = dataset_info(name)
-    if source is not None and name != "dsprites":
+    if source is not None and name not in DSPRITES_FAMILY:
         raise ValueError(f"data.source is for DeepMind's dSprites file; {name} comes from {info.how_to_get}")
-    if name == "dsprites":
+    if name in DSPRITES_FAMILY:
         n_total = dsprites.validate_dsprites(source) if source is not None else dsprites.N_IMAGES
         keep = rows(n_total)
         if source is not None:
@@ -93,8 +119,10 @@ def write_dataset(
 def load_dataset(name: str, path: Path) -> ImageData:
     """The dataset `prepare` wrote to `path`, validated (DatasetError names the file)."""
     info = dataset_info(name)
-    if name == "dsprites":
+    if name in DSPRITES_FAMILY:
         packed, classes = dsprites.load_dsprites_packed(path)
+        if name == "color_dsprites":
+            packed = np.concatenate([packed, sprite_colours(classes)], axis=1)
         return ImageData(info, packed, classes, None)
     images, labels = labelled.load_labelled(path, info.image_shape)
     return ImageData(info, images, None, labels)
