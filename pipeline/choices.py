@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from vae.datasets import dataset_info
 
-CONV_SIZE = 64  # the Burgess et al. conv net takes 64×64 images (vae.model.CONV_SIZE; no torch import here)
+CONV_SIZES = (64, 28)  # Burgess et al.'s conv net (64×64) and the small one (28×28): vae.model, without torch
 
 
 def resolve_arch(dataset: str, arch: str) -> str:
-    """conv (Burgess et al. 2018) for 64×64 images, else the MLP, which takes any size."""
+    """conv for 64×64 (Burgess et al. 2018) and 28×28 images, else the MLP, which takes any size."""
     if arch != "auto":
         return arch
-    return "conv" if dataset_info(dataset).image_shape[1:] == (CONV_SIZE, CONV_SIZE) else "mlp"
+    _, height, width = dataset_info(dataset).image_shape
+    return "conv" if height == width and height in CONV_SIZES else "mlp"
 
 
 def resolve_likelihood(dataset: str, likelihood: str) -> str:
@@ -26,9 +27,9 @@ def check_model_fits_dataset(dataset: str, arch: str, likelihood: str) -> None:
     """Raise ValueError (one line, naming the param) if the model cannot be trained on the dataset."""
     info = dataset_info(dataset)
     _, height, width = info.image_shape
-    if resolve_arch(dataset, arch) == "conv" and (height, width) != (CONV_SIZE, CONV_SIZE):
+    if resolve_arch(dataset, arch) == "conv" and not (height == width and height in CONV_SIZES):
         raise ValueError(
-            f"model.arch: conv needs {CONV_SIZE}×{CONV_SIZE} images but {dataset} is {height}×{width}; use mlp or auto"
+            f"model.arch: conv needs 64×64 or 28×28 images but {dataset} is {height}×{width}; use mlp or auto"
         )
     if resolve_likelihood(dataset, likelihood) == "bernoulli" and not info.binary:
         raise ValueError(

@@ -56,14 +56,16 @@ def test_every_likelihood_trains_an_mlp_on_8x8_and_gives_nats_per_image(name: st
 def test_unknown_likelihood_and_conv_on_small_images_are_rejected() -> None:
     with pytest.raises(ValueError, match="unknown likelihood 'poisson'"):
         Likelihood("poisson", 0.1)
-    with pytest.raises(ValueError, match="conv architecture needs 64×64"):
+    with pytest.raises(ValueError, match="conv architecture needs 64×64 or 28×28"):
         ModelConfig(
             arch="conv", latent_dim=3, hidden_dim=8, image_shape=(1, 8, 8), likelihood="gaussian", gaussian_std=1
         )
 
 
 def test_params_validate_the_model_against_the_dataset() -> None:
-    with pytest.raises(ParamsError, match=r"^params.yaml: model.arch: conv needs 64×64 images but digits is 8×8"):
+    with pytest.raises(
+        ParamsError, match=r"^params.yaml: model.arch: conv needs 64×64 or 28×28 images but digits is 8×8"
+    ):
         parse_params({"data": {"dataset": "digits"}, "model": {"arch": "conv"}})
     with pytest.raises(ParamsError, match="model.likelihood: bernoulli is for binary images but digits is grey"):
         parse_params({"data": {"dataset": "digits"}, "model": {"likelihood": "bernoulli"}})

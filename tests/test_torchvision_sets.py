@@ -7,12 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+from pipeline.configs import model_config
 from pipeline.params import ParamsError, parse_params
 from pipeline.paths import Outputs
 from pipeline.stages import prepare
 from vae.datasets import load_dataset
 from vae.dsprites import DatasetError
+from vae.model import VAE, Conv28Encoder
 
 
 def write_idx(folder: Path, n_train: int, n_test: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -57,6 +60,12 @@ def test_missing_files_give_one_line_saying_where_and_how(tmp_path):
     assert not (tmp_path / "work" / "data" / "dataset.npz").exists()
 
 
-def test_conv_is_refused_for_28x28_and_bernoulli_for_grey():
-    with pytest.raises(ParamsError, match="conv needs 64×64 images but mnist is 28×28"):
-        parse_params({"data": {"dataset": "mnist"}, "model": {"arch": "conv"}})
+def test_mnist_gets_the_28x28_conv_net_and_refuses_bernoulli():
+    config = model_config(parse_params({"data": {"dataset": "mnist"}, "model": {"hidden_dim": 16}}))
+    assert (config.arch, config.image_shape, config.likelihood) == ("conv", (1, 28, 28), "continuous_bernoulli")
+    model = VAE(config)
+    out, mu, _ = model(torch.rand(3, 1, 28, 28))
+    assert out.shape == (3, 1, 28, 28) and mu.shape == (3, 10)
+    assert isinstance(model.encoder, Conv28Encoder)
+    with pytest.raises(ParamsError, match="bernoulli is for binary images but fashion_mnist is grey"):
+        parse_params({"data": {"dataset": "fashion_mnist"}, "model": {"likelihood": "bernoulli"}})

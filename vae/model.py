@@ -13,7 +13,9 @@ from vae.likelihoods import Likelihood
 IMAGE_SHAPE = (1, 64, 64)
 """dSprites' image shape (channels, height, width)."""
 CONV_SIZE = 64
-"""The conv net's four stride-2 layers take 64×64 images to 4×4."""
+"""Burgess et al.'s conv net: four stride-2 layers take 64×64 images to 4×4."""
+CONV28_SIZE = 28
+"""The small conv net for MNIST-sized images: two stride-2 layers take 28×28 to 7×7."""
 
 
 @dataclass(frozen=True)
@@ -30,8 +32,11 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "image_shape", tuple(int(v) for v in self.image_shape))  # JSON gives a list
-        if self.arch == "conv" and self.image_shape[1:] != (CONV_SIZE, CONV_SIZE):
-            raise ValueError(f"the conv architecture needs {CONV_SIZE}×{CONV_SIZE} images, got {self.image_shape}")
+        if self.arch == "conv" and self.image_shape[1:] not in ((CONV_SIZE, CONV_SIZE), (CONV28_SIZE, CONV28_SIZE)):
+            raise ValueError(
+                f"the conv architecture needs {CONV_SIZE}×{CONV_SIZE} or {CONV28_SIZE}×{CONV28_SIZE} images, "
+                f"got {self.image_shape}"
+            )
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -86,6 +91,47 @@ class ConvDecoder(nn.Module):
         return self.deconv(self.dense(z))
 
 
+class Conv28Encoder(nn.Module):
+    """For 28×28 images (MNIST-sized): 32- and 64-channel 4×4 stride-2 convs (28 → 14 → 7), one dense layer."""
+
+    def __init__(self, latent_dim: int, hidden_dim: int, image_shape: tuple[int, int, int]) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(image_shape[0], 32, 4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(64 * 7 * 7, hidden_dim),
+            nn.ReLU(),
+            nn.Linear(hidden_dim, 2 * latent_dim),
+        )
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        mu, logvar = self.net(x).chunk(2, dim=1)
+        return mu, logvar
+
+
+class Conv28Decoder(nn.Module):
+    """Mirror of Conv28Encoder."""
+
+    def __init__(self, latent_dim: int, hidden_dim: int, out_shape: tuple[int, int, int]) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(latent_dim, hidden_dim),
+            nn.ReLU(),
+            nn.Linear(hidden_dim, 64 * 7 * 7),
+            nn.ReLU(),
+            nn.Unflatten(1, (64, 7, 7)),
+            nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(32, out_shape[0], 4, stride=2, padding=1),
+        )
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z)
+
+
 class MLPEncoder(nn.Module):
     """The fully connected encoder of the β-VAE paper (two hidden layers)."""
 
@@ -135,6 +181,8 @@ class VAE(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         encoder, decoder = _ARCHITECTURES[config.arch]
+        if config.arch == "conv" and config.image_shape[1] == CONV28_SIZE:
+            encoder, decoder = Conv28Encoder, Conv28Decoder
         self.config = config
         self.likelihood = Likelihood(config.likelihood, config.gaussian_std)
         channels, height, width = config.image_shape
