@@ -91,7 +91,17 @@ class ConvDecoder(nn.Module):
         return self.deconv(self.dense(z))
 
 
-class Conv28Encoder(nn.Module):
+class _SequentialEncoder(nn.Module):
+    """An encoder whose `net` maps images to (μ, log σ²) stacked on the feature axis."""
+
+    net: nn.Sequential
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        mu, logvar = self.net(x).chunk(2, dim=1)
+        return mu, logvar
+
+
+class Conv28Encoder(_SequentialEncoder):
     """For 28×28 images (MNIST-sized): 32- and 64-channel 4×4 stride-2 convs (28 → 14 → 7), one dense layer."""
 
     def __init__(self, latent_dim: int, hidden_dim: int, image_shape: tuple[int, int, int]) -> None:
@@ -106,10 +116,6 @@ class Conv28Encoder(nn.Module):
             nn.ReLU(),
             nn.Linear(hidden_dim, 2 * latent_dim),
         )
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        mu, logvar = self.net(x).chunk(2, dim=1)
-        return mu, logvar
 
 
 class Conv28Decoder(nn.Module):
@@ -132,7 +138,7 @@ class Conv28Decoder(nn.Module):
         return self.net(z)
 
 
-class MLPEncoder(nn.Module):
+class MLPEncoder(_SequentialEncoder):
     """The fully connected encoder of the β-VAE paper (two hidden layers)."""
 
     def __init__(self, latent_dim: int, hidden_dim: int, image_shape: tuple[int, int, int]) -> None:
@@ -146,10 +152,6 @@ class MLPEncoder(nn.Module):
             nn.ReLU(),
             nn.Linear(hidden_dim, 2 * latent_dim),
         )
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        mu, logvar = self.net(x).chunk(2, dim=1)
-        return mu, logvar
 
 
 class MLPDecoder(nn.Module):
