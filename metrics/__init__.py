@@ -1,7 +1,14 @@
 """Evaluation math for the beta-VAE pipeline: pure functions on tensors and arrays."""
 
 from .kl import active_dims, active_units, at_least_float32, gaussian_kl_per_dim, posterior_mean_variance
-from .likelihood import bernoulli_nll, elbo_summary, elbo_terms
+from .likelihood import (
+    bernoulli_nll,
+    continuous_bernoulli_log_norm,
+    continuous_bernoulli_nll,
+    elbo_summary,
+    elbo_terms,
+    gaussian_nll,
+)
 
 _MIG_NAMES = {"MIGResult", "compute_mig", "factor_entropies", "histogram_discretize", "mutual_info_matrix"}
 
@@ -22,10 +29,13 @@ __all__ = [
     "at_least_float32",
     "bernoulli_nll",
     "compute_mig",
+    "continuous_bernoulli_log_norm",
+    "continuous_bernoulli_nll",
     "elbo_summary",
     "elbo_terms",
     "factor_entropies",
     "gaussian_kl_per_dim",
+    "gaussian_nll",
     "histogram_discretize",
     "mutual_info_matrix",
     "posterior_mean_variance",

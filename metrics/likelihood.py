@@ -1,8 +1,18 @@
-"""Bernoulli reconstruction likelihood and the ELBO built from it (objectives live in vae.objectives)."""
+"""Reconstruction likelihoods (Bernoulli, Gaussian, continuous Bernoulli) and the ELBO built from them.
+
+Each NLL is per example in nats, summed over every pixel and channel, so an ELBO is a bound on log p(x) in
+nats per image whatever the decoder; ELBOs under different likelihoods are still different quantities
+(a density for continuous data, a probability for binary) and are never compared. Objectives live in
+vae.objectives.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import numpy as np
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -30,13 +40,66 @@ def bernoulli_nll(logits: Tensor, x: Tensor) -> Tensor:
     return _sum_non_batch(nll)
 
 
-def elbo_terms(logits: Tensor, x: Tensor, mu: Tensor, logvar: Tensor) -> dict[str, Tensor]:
+def _check_pair(a: Tensor, x: Tensor, what: str) -> None:
+    if a.shape != x.shape:
+        raise ValueError(f"{what} and x must have the same shape, got {tuple(a.shape)} and {tuple(x.shape)}")
+    if a.ndim < 1:
+        raise ValueError(f"{what} must have a batch dimension")
+
+
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def gaussian_nll(mean: Tensor, log_std: Tensor | float, x: Tensor) -> Tensor:
+    """Per-example -log N(x; mean, exp(log_std)²) in nats, summed over non-batch dims, shape (B,).
+
+    `log_std` is a tensor of mean's shape (a learned variance per pixel) or a number (fixed variance).
+    """
+    _check_pair(mean, x, "mean")
+    mean = at_least_float32(mean)
+    x = x.to(mean.dtype)
+    log_std = at_least_float32(log_std) if isinstance(log_std, Tensor) else torch.tensor(float(log_std))
+    nll = 0.5 * ((x - mean) * torch.exp(-log_std)) ** 2 + log_std + _HALF_LOG_2PI
+    return _sum_non_batch(nll.expand_as(x))
+
+
+def continuous_bernoulli_log_norm(logits: Tensor) -> Tensor:
+    """log C(λ) of the continuous Bernoulli with λ = sigmoid(logits) (Loaiza-Ganem & Cunningham 2019):
+    C(λ) = 2 artanh(1 - 2λ) / (1 - 2λ), and its limit 2 (+ 4/3 (λ - ½)²) near λ = ½, where the closed
+    form is 0/0."""
+    logits = at_least_float32(logits)
+    lam = torch.sigmoid(logits).clamp(1e-6, 1 - 1e-6)
+    near = (lam - 0.5).abs() < 1e-2
+    safe = torch.where(near, torch.full_like(lam, 0.25), lam)
+    exact = torch.log(2.0 * torch.atanh(1.0 - 2.0 * safe) / (1.0 - 2.0 * safe))
+    taylor = math.log(2.0) + (4.0 / 3.0) * (lam - 0.5) ** 2
+    return torch.where(near, taylor, exact)
+
+
+def continuous_bernoulli_nll(logits: Tensor, x: Tensor) -> Tensor:
+    """Per-example -log CB(x; sigmoid(logits)) for x in [0, 1], in nats, summed over non-batch dims:
+    the Bernoulli cross-entropy minus log C(λ), so it is a proper density on [0, 1]."""
+    _check_pair(logits, x, "logits")
+    logits = at_least_float32(logits)
+    x = x.to(logits.dtype)
+    nll = F.binary_cross_entropy_with_logits(logits, x, reduction="none") - continuous_bernoulli_log_norm(logits)
+    return _sum_non_batch(nll)
+
+
+def elbo_terms(
+    logits: Tensor,
+    x: Tensor,
+    mu: Tensor,
+    logvar: Tensor,
+    nll: Callable[[Tensor, Tensor], Tensor] = bernoulli_nll,
+) -> dict[str, Tensor]:
     """Per-example ELBO pieces, each shape (B,): ``recon`` (NLL), ``kl`` and ``elbo = -recon - kl``.
 
-    Returned per example so evaluation can report means, spreads and
+    `logits` is the decoder's output and `nll(logits, x)` the per-example reconstruction NLL of the chosen
+    likelihood (Bernoulli by default). Returned per example so evaluation can report means, spreads and
     per-example bounds without recomputing anything.
     """
-    recon = bernoulli_nll(logits, x)
+    recon = nll(logits, x)
     if mu.ndim < 1 or mu.shape[0] != recon.shape[0]:
         raise ValueError(f"mu batch size {tuple(mu.shape)[:1]} does not match logits batch size {recon.shape[0]}")
     kl = _sum_non_batch(gaussian_kl_per_dim(mu, logvar))

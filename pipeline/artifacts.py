@@ -10,19 +10,20 @@ import torch
 
 from pipeline.paths import Outputs
 from vae.checkpoint import load_model
-from vae.dsprites import load_dsprites_packed
+from vae.datasets import load_dataset
 from vae.model import VAE, ModelConfig
 
 
 @dataclass(frozen=True)
 class HeldOut:
-    images: np.ndarray  # packed, (n_test, 512) uint8
-    factors: np.ndarray  # latents_classes of the held-out images, (n_test, 6)
+    images: np.ndarray  # as stored: bit-packed (n_test, bytes) for binary data, else uint8 (n_test, C, H, W)
+    factors: np.ndarray | None  # ground-truth factor classes (n_test, F), or None (no factors: no MIG)
+    labels: np.ndarray | None  # class labels (n_test,), or None
 
 
-def load_train_images(out: Outputs, chunk: int = 65_536) -> np.ndarray:
-    """Packed training images, (n_train, 512) uint8, compacted in place: no second copy of the dataset."""
-    packed, _ = load_dsprites_packed(out.dataset)
+def load_train_images(out: Outputs, dataset: str = "dsprites", chunk: int = 65_536) -> np.ndarray:
+    """Training images as stored, compacted in place: no second copy of the dataset."""
+    packed = load_dataset(dataset, out.dataset).images
     with np.load(out.split) as split:
         train = split["train"]
     # train is sorted, so train[i] >= i: every source row is read before any write reaches it.
@@ -34,7 +35,7 @@ def load_train_images(out: Outputs, chunk: int = 65_536) -> np.ndarray:
 
 def load_held_out(out: Outputs) -> HeldOut:
     with np.load(out.split) as split:
-        return HeldOut(split["test_images"], split["test_factors"])
+        return HeldOut(split["test_images"], split.get("test_factors"), split.get("test_labels"))
 
 
 class OutputError(ValueError):

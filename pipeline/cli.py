@@ -114,9 +114,10 @@ def evaluate(params_file: ParamsOption = Path("params.yaml")) -> None:
     from pipeline.stages import evaluate as stage
 
     m = stage.run(params, out)
+    mig = f"MIG {m['mig']:.3f}" if "mig" in m else f"no MIG ({params.data.dataset} has no ground-truth factors)"
     typer.echo(
         f"evaluate: ELBO {m['elbo']:.2f} nats, recon {m['recon']:.2f}, KL {m['kl']:.2f}, "
-        f"active units {m['active_units']}, MIG {m['mig']:.3f}"
+        f"active units {m['active_units']}, {mig}"
     )
 
 

@@ -5,20 +5,39 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pipeline.choices import resolve_arch, resolve_likelihood
 from pipeline.params import Params
 
 if TYPE_CHECKING:
     import torch
 
+    from vae.likelihoods import Likelihood
     from vae.model import ModelConfig
     from vae.objectives import Objective
     from vae.train import TrainConfig
 
 
 def model_config(params: Params) -> ModelConfig:
+    """`auto` arch and likelihood resolved for the dataset (pipeline.choices), with its image shape."""
+    from vae.datasets import dataset_info
     from vae.model import ModelConfig
 
-    return ModelConfig(**params.model.model_dump(exclude={"objective"}))
+    dataset = params.data.dataset
+    return ModelConfig(
+        arch=resolve_arch(dataset, params.model.arch),
+        latent_dim=params.model.latent_dim,
+        hidden_dim=params.model.hidden_dim,
+        image_shape=dataset_info(dataset).image_shape,
+        likelihood=resolve_likelihood(dataset, params.model.likelihood),
+        gaussian_std=params.model.gaussian_std,
+    )
+
+
+def likelihood(params: Params) -> Likelihood:
+    from vae.likelihoods import Likelihood
+
+    config = model_config(params)
+    return Likelihood(config.likelihood, config.gaussian_std)
 
 
 def objective(params: Params, dataset_size: int | None = None) -> Objective:
@@ -26,18 +45,22 @@ def objective(params: Params, dataset_size: int | None = None) -> Objective:
     on) enters β-TCVAE's estimator of q(z), so it comes from the data, never a constant."""
     from vae import objectives
 
-    name, settings = params.model.objective, params.objective
+    name, settings, nll = params.model.objective, params.objective, likelihood(params)
     if name == "capacity":
-        return objectives.AnnealedCapacity(**settings.capacity.model_dump())
+        return objectives.AnnealedCapacity(**settings.capacity.model_dump(), likelihood=nll)
     if name == "tc_vae":
         if dataset_size is None:
             raise ValueError("model.objective tc_vae: the dataset size must be given")
-        return objectives.BetaTCVAE(beta=params.beta, dataset_size=dataset_size, **settings.tc_vae.model_dump())
+        return objectives.BetaTCVAE(
+            beta=params.beta, dataset_size=dataset_size, **settings.tc_vae.model_dump(), likelihood=nll
+        )
     if name == "factor_vae":
         fv = settings.factor_vae
         discriminator = objectives.Discriminator(params.model.latent_dim, fv.disc_hidden, fv.disc_layers)
-        return objectives.FactorVAE(fv.gamma, discriminator, lr=fv.disc_lr, betas=(fv.disc_beta1, fv.disc_beta2))
-    return objectives.BetaVAE(beta=params.beta)
+        return objectives.FactorVAE(
+            fv.gamma, discriminator, lr=fv.disc_lr, betas=(fv.disc_beta1, fv.disc_beta2), likelihood=nll
+        )
+    return objectives.BetaVAE(beta=params.beta, likelihood=nll)
 
 
 def train_config(params: Params, device: torch.device, dataset_size: int | None = None) -> TrainConfig:

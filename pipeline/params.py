@@ -29,8 +29,10 @@ class _Section(BaseModel):
 
 
 class DataParams(_Section):
-    dataset: Literal["dsprites"] = "dsprites"
+    dataset: Literal["dsprites", "color_dsprites", "noisy_dsprites", "digits", "mnist", "fashion_mnist"] = "dsprites"
     source: Path | None = None
+    root: Path = Path("data/torchvision")
+    download: bool = False
     subsample: int | None = Field(default=None, ge=2)
     test_size: int = Field(default=10_000, ge=1)
     split_seed: int = Field(default=0, ge=0)
@@ -39,6 +41,8 @@ class DataParams(_Section):
     def _test_smaller_than_data(self) -> DataParams:
         if self.subsample is not None and self.test_size >= self.subsample:
             raise ValueError(f"test_size ({self.test_size}) must be smaller than subsample ({self.subsample})")
+        if self.source is not None and not self.dataset.endswith("dsprites"):
+            raise ValueError(f"source is DeepMind's dSprites file; dataset {self.dataset} takes no source")
         return self
 
 
@@ -46,9 +50,11 @@ ObjectiveName = Literal["beta_vae", "capacity", "tc_vae", "factor_vae"]
 
 
 class ModelParams(_Section):
-    arch: Literal["conv", "mlp"] = "conv"
+    arch: Literal["auto", "conv", "mlp"] = "auto"
     latent_dim: int = Field(default=10, ge=1)
     hidden_dim: int = Field(default=256, ge=1)
+    likelihood: Literal["auto", "bernoulli", "gaussian", "gaussian_learned", "continuous_bernoulli"] = "auto"
+    gaussian_std: float = Field(default=0.1, gt=0)
     objective: ObjectiveName = "beta_vae"
 
 
@@ -132,6 +138,13 @@ class Params(_Section):
     def _tc_vae_needs_pairs(self) -> Params:
         if self.model.objective == "tc_vae" and self.train.batch_size < 2:
             raise ValueError(f"model.objective tc_vae needs train.batch_size >= 2 (got {self.train.batch_size})")
+        return self
+
+    @model_validator(mode="after")
+    def _model_fits_dataset(self) -> Params:
+        from pipeline.choices import check_model_fits_dataset
+
+        check_model_fits_dataset(self.data.dataset, self.model.arch, self.model.likelihood)
         return self
 
     @model_validator(mode="after")

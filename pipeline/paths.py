@@ -30,7 +30,8 @@ class Outputs:
 
     @property
     def dataset(self) -> Path:
-        return self.root / "data" / "dsprites.npz"
+        """The prepared dataset: DeepMind's npz layout for dSprites, images + labels for the others."""
+        return self.root / "data" / "dataset.npz"
 
     @property
     def split(self) -> Path:

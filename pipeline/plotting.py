@@ -16,10 +16,10 @@ from pipeline.paths import atomic_path
 
 
 def _tile(images: np.ndarray, columns: int) -> np.ndarray:
-    """(n, h, w) → one (rows·h, columns·w) mosaic with 1-pixel grey separators."""
-    n, h, w = images.shape
+    """(n, h, w) grey or (n, h, w, 3) colour → one (rows·h, columns·w[, 3]) mosaic with grey separators."""
+    n, h, w = images.shape[:3]
     rows = -(-n // columns)
-    canvas = np.full((rows * (h + 1) + 1, columns * (w + 1) + 1), 0.5)
+    canvas = np.full((rows * (h + 1) + 1, columns * (w + 1) + 1, *images.shape[3:]), 0.5)
     for i, image in enumerate(images):
         r, c = divmod(i, columns)
         canvas[1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + c * (w + 1) : 1 + c * (w + 1) + w] = image
@@ -51,9 +51,9 @@ def samples(images: np.ndarray, beta: float) -> Figure:
 
 
 def traversals(rows: np.ndarray, dims: Sequence[int], kl: Sequence[float], values: np.ndarray, beta: float) -> Figure:
-    """rows: (n_dims, steps, h, w), one row per latent dimension, ordered as `dims` (by KL)."""
-    n_dims, steps, h, w = rows.shape
-    mosaic = _tile(rows.reshape(n_dims * steps, h, w), columns=steps)
+    """rows: (n_dims, steps, h, w[, 3]), one row per latent dimension, ordered as `dims` (by KL)."""
+    n_dims, steps, h, w = rows.shape[:4]
+    mosaic = _tile(rows.reshape(n_dims * steps, *rows.shape[2:]), columns=steps)
     fig, ax = _mosaic_figure(mosaic, f"Latent traversals, β = {beta:g} (rows by KL, high to low)")
     ax.set_yticks([1 + i * (h + 1) + h / 2 for i in range(n_dims)])
     ax.set_yticklabels([f"z{d}  KL {k:.2f}" for d, k in zip(dims, kl)], fontsize=8)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 Stage = Literal["train", "evaluate", "plot"]
 RECORDED_STAGES: tuple[Stage, ...] = ("train", "evaluate", "plot")
 ARTIFACT_DIRS: dict[Stage, str] = {"train": "model", "evaluate": "eval", "plot": "plots"}
+RESOLVED_PREFIX = "resolved."  # params: resolved.likelihood, resolved.arch (model.* may say `auto`)
 CURVE_PREFIX = "train."  # step metrics: train.loss, train.recon, ... (one per column of curves.csv)
 _NAMES = Outputs(Path())
 DETAILS_ARTIFACT = f"{ARTIFACT_DIRS['evaluate']}/{_NAMES.details.name}"
@@ -59,6 +60,8 @@ def log_stage(run: ModelRun, out: Outputs, stage: Stage, *, artifacts: bool = Tr
             run.log_curves(csv.DictReader(handle), prefix=CURVE_PREFIX)
         run.log_metrics({"train.seconds": card["train_seconds"], "train.images_per_s": card["images_per_s"]})
         run.set_tags({MODEL_DIGEST_TAG: card["digest"]})
+        # What `auto` resolved to for this dataset: the likelihood an ELBO comes from, the architecture.
+        run.log_params({f"{RESOLVED_PREFIX}{key}": card["config"][key] for key in ("likelihood", "arch")})
     elif stage == "evaluate":
         run.log_metrics(flatten(json.loads(out.metrics.read_text())))
     if artifacts:

@@ -31,19 +31,21 @@ from pipeline.report_data import (
     RunRecord,
     aggregate,
     best_run,
+    group_runs,
+    group_slug,
     kl_rank_matrix,
     normalised_mutual_information,
     summary_csv_rows,
     summary_sentences,
 )
-from pipeline.report_html import INDEX, RUN_FIGURES, SUMMARY_CSV, RunImages, render_html
+from pipeline.report_html import INDEX, RUN_FIGURES, SUMMARY_CSV, RunImages, render_group_index, render_html
 from pipeline.report_objectives import (
     objective_groups,
     objectives_figure,
     objectives_kl_heatmap,
     primary_objective,
 )
-from pipeline.report_runs import find_runs
+from pipeline.report_runs import FoundRuns, find_runs
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -175,6 +177,57 @@ def _swap_in(work: Path, out_dir: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _write_page(found: FoundRuns, runs: list[RunRecord], work: Path) -> tuple[list[str], RunRecord | None]:
+    """One report page (index.html, summary.csv, figures) for `runs` into the folder `work`.
+
+    Objectives are compared side by side in their own figures; the per-β sections show one objective."""
+    mlflow_client = found.client
+    groups = objective_groups(runs)
+    primary = primary_objective(runs)
+    all_runs, runs = runs, [run for run in runs if primary is None or run.objective == primary]
+    rows = aggregate(runs)
+    best = best_run(runs)
+    sentences = summary_sentences(rows, best)
+    scratch = work / ".downloads"
+    figures = _draw_figures(rows, runs, work)
+    if primary is not None or any(run.objective != DEFAULT_OBJECTIVE for run in all_runs):
+        plotting.save(objectives_figure(groups), work / "figures/objectives.png")
+        figures["objectives"] = "figures/objectives.png"
+        heatmap = objectives_kl_heatmap(groups)
+        if heatmap is not None:
+            plotting.save(heatmap, work / "figures/objectives_kl.png")
+            figures["objectives_kl"] = "figures/objectives_kl.png"
+    mi_note = "No run has a MIG metric, so there is no best-MIG run to show."
+    if best is not None:
+        mi_path, mi_note = _mutual_info_figure(mlflow_client, best, work, scratch)
+        if mi_path:
+            figures["mutual_info"] = mi_path
+    run_images = _collect_run_images(mlflow_client, rows, work, scratch)
+    shutil.rmtree(scratch, ignore_errors=True)
+
+    with (work / SUMMARY_CSV).open("w", newline="") as handle:
+        table = summary_csv_rows(rows)
+        writer = csv.DictWriter(handle, fieldnames=list(table[0]))
+        writer.writeheader()
+        writer.writerows(table)
+    page = render_html(
+        rows,
+        runs,
+        best,
+        sentences,
+        figures,
+        run_images,
+        found.filter_text,
+        found.store,
+        generated=datetime.now(UTC),
+        skipped=found.skipped,
+        mi_note=mi_note,
+        primary_objective=TITLES.get(primary or "", primary),
+    )
+    (work / INDEX).write_text(page, encoding="utf-8")
+    return sentences, best
+
+
 def build_report(
     root: Path,
     out_dir: Path,
@@ -182,61 +235,39 @@ def build_report(
     dataset: str | None = None,
     since: datetime | None = None,
 ) -> ReportResult:
-    """Read the experiment's runs (optionally filtered) and write the report folder `out_dir` atomically."""
+    """Read the experiment's runs (optionally filtered) and write the report folder `out_dir` atomically.
+
+    Runs of several (dataset, architecture, likelihood) groups get one page each, in a subfolder named
+    after the group, and index.html links them: numbers are never averaged or plotted across groups."""
     root, out_dir = Path(root), Path(out_dir)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per image otherwise
     found = find_runs(root, sweep, dataset, since)
-    mlflow_client, runs = found.client, found.runs
-    # Objectives are compared side by side in their own figure; the per-β sections show one objective.
-    primary = primary_objective(runs)
-    runs = [run for run in runs if primary is None or run.objective == primary]
-    groups = objective_groups(found.runs)
-
-    rows = aggregate(runs)
-    best = best_run(runs)
-    sentences = summary_sentences(rows, best)
+    groups = group_runs(found.runs)
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
-        scratch = work / ".downloads"
-        figures = _draw_figures(rows, runs, work)
-        if primary is not None or any(run.objective != DEFAULT_OBJECTIVE for run in runs):
-            plotting.save(objectives_figure(groups), work / "figures/objectives.png")
-            figures["objectives"] = "figures/objectives.png"
-            heatmap = objectives_kl_heatmap(groups)
-            if heatmap is not None:
-                plotting.save(heatmap, work / "figures/objectives_kl.png")
-                figures["objectives_kl"] = "figures/objectives_kl.png"
-        mi_note = "No run has a MIG metric, so there is no best-MIG run to show."
-        if best is not None:
-            mi_path, mi_note = _mutual_info_figure(mlflow_client, best, work, scratch)
-            if mi_path:
-                figures["mutual_info"] = mi_path
-        run_images = _collect_run_images(mlflow_client, rows, work, scratch)
-        shutil.rmtree(scratch, ignore_errors=True)
-
-        with (work / SUMMARY_CSV).open("w", newline="") as handle:
-            table = summary_csv_rows(rows)
-            writer = csv.DictWriter(handle, fieldnames=list(table[0]))
-            writer.writeheader()
-            writer.writerows(table)
-        page = render_html(
-            rows,
-            runs,
-            best,
-            sentences,
-            figures,
-            run_images,
-            found.filter_text,
-            found.store,
-            generated=datetime.now(UTC),
-            skipped=found.skipped,
-            mi_note=mi_note,
-            primary_objective=TITLES.get(primary or "", primary),
-        )
-        (work / INDEX).write_text(page, encoding="utf-8")
-        work.chmod(0o755)  # mkdtemp makes 0700; the report folder should read like any other output
+        if len(groups) <= 1:
+            sentences, best = _write_page(found, found.runs, work)
+        else:
+            pages = []
+            sentences, best = [], None
+            for group, runs in groups.items():
+                folder = work / group_slug(group)
+                folder.mkdir()
+                group_sentences, group_best = _write_page(found, runs, folder)
+                pages.append((group, len(runs), f"{folder.name}/{INDEX}"))
+                sentences += [f"{' / '.join(group)}: {text}" for text in group_sentences]
+                best = best or group_best
+            (work / INDEX).write_text(render_group_index(pages, found.filter_text), encoding="utf-8")
+            with (work / SUMMARY_CSV).open("w", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["dataset", "arch", "likelihood", "n_runs", "summary_csv"])
+                for group, n, page in pages:
+                    writer.writerow([*group, n, page.replace(INDEX, SUMMARY_CSV)])
+        for folder in (work, *work.iterdir()):
+            if folder.is_dir():
+                folder.chmod(0o755)  # mkdtemp makes 0700; the report folder should read like any other output
         _swap_in(work, out_dir)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -245,4 +276,4 @@ def build_report(
     best_info = (
         {"beta": best.beta, "seed": best.seed, "mig": best.metric("mig"), "run_id": best.run_id} if best else None
     )
-    return ReportResult(out_dir / INDEX, out_dir / SUMMARY_CSV, len(runs), best_info, sentences)
+    return ReportResult(out_dir / INDEX, out_dir / SUMMARY_CSV, len(found.runs), best_info, sentences)

@@ -49,6 +49,13 @@ class RunRecord:
     objective: str = "beta_vae"  # model.objective
     weight: float = math.nan  # the objective's main weight (β, C_max or γ: pipeline.objective_labels)
     objective_label: str = ""  # the objective and its other settings, for legends
+    likelihood: str | None = None  # p(x|z) the ELBO comes from (param resolved.likelihood)
+    arch: str | None = None  # the architecture trained (param resolved.arch)
+
+    @property
+    def group(self) -> tuple[str, str, str]:
+        """(dataset, architecture, likelihood): numbers are only aggregated and compared within one."""
+        return (self.dataset or "unknown dataset", self.arch or "unknown arch", self.likelihood or "unknown likelihood")
 
     def metric(self, key: str) -> float:
         value = self.metrics.get(key)
@@ -341,3 +348,17 @@ def summary_csv_rows(rows: Sequence[BetaRow]) -> list[dict[str, str]]:
             record[f"{metric}_n"] = str(stat.n)
         out.append(record)
     return out
+
+
+def group_runs(runs: Iterable[RunRecord]) -> dict[tuple[str, str, str], list[RunRecord]]:
+    """Runs by (dataset, architecture, likelihood), in sorted group order: a report never averages across
+    datasets, and ELBOs under different likelihoods are never put on one axis."""
+    groups: dict[tuple[str, str, str], list[RunRecord]] = defaultdict(list)
+    for run in runs:
+        groups[run.group].append(run)
+    return dict(sorted(groups.items()))
+
+
+def group_slug(group: tuple[str, str, str]) -> str:
+    """A folder name for a group's report page: `digits-mlp-continuous_bernoulli`."""
+    return "-".join(re.sub(r"[^A-Za-z0-9_.]+", "_", part) for part in group)

@@ -91,3 +91,11 @@ def render_html(
             summary_csv=SUMMARY_CSV,
         )
     )
+
+
+GROUP_INDEX_TEMPLATE = "groups.html.j2"
+
+
+def render_group_index(pages: Sequence[tuple[tuple[str, str, str], int, str]], filter_text: str) -> str:
+    """The top page of a report over several (dataset, architecture, likelihood) groups: one link each."""
+    return _environment().get_template(GROUP_INDEX_TEMPLATE).render(pages=pages, filter_text=filter_text)

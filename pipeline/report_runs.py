@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.objective_labels import legend, objective_name
 from pipeline.objective_labels import weight as objective_weight
+from pipeline.record import RESOLVED_PREFIX
 from pipeline.report_data import ReportError, RunRecord, describe_filter
 from pipeline.tracking import EXPERIMENT_NAME, STORE_FILE, SWEEP_TAG, tracking_uri
 
@@ -48,6 +49,8 @@ def run_record(run: Run) -> RunRecord | None:
         objective=objective_name(params),
         weight=objective_weight(params),
         objective_label=legend(params),
+        likelihood=params.get(f"{RESOLVED_PREFIX}likelihood"),
+        arch=params.get(f"{RESOLVED_PREFIX}arch"),
     )
 
 

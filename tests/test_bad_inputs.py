@@ -3,6 +3,7 @@ nothing produced earlier is touched."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import stat
@@ -19,14 +20,16 @@ from pipeline.stages import prepare
 from vae.checkpoint import save_weights
 from vae.model import VAE, ModelConfig
 
-CONFIG = ModelConfig(arch="mlp", latent_dim=3, hidden_dim=8)
+CONFIG = ModelConfig(
+    arch="mlp", latent_dim=3, hidden_dim=8, image_shape=(1, 64, 64), likelihood="bernoulli", gaussian_std=0.1
+)
 
 
 def test_subsample_larger_than_the_dataset_is_one_line(tmp_path):
     out = Outputs(tmp_path)
     with pytest.raises(ParamsError) as error:
         prepare.run(parse_params({"data": {"subsample": 1_000_000}}), out)
-    assert str(error.value) == "params.yaml: data.subsample: 1,000,000 is more than the 737,280 images of dSprites"
+    assert str(error.value) == "params.yaml: data.subsample: 1,000,000 is more than the 737,280 images of dsprites"
     assert not out.dataset.exists()
 
 
@@ -35,7 +38,7 @@ def trained(tmp_path) -> Outputs:
     out = Outputs(tmp_path)
     out.model.parent.mkdir(parents=True)
     save_weights(VAE(CONFIG), out.model)
-    write_text_atomic(out.model_card, '{"config": {"arch": "mlp", "latent_dim": 3, "hidden_dim": 8}}\n')
+    write_text_atomic(out.model_card, json.dumps({"config": CONFIG.to_dict()}) + "\n")
     return out
 
 

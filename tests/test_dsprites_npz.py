@@ -247,7 +247,7 @@ def test_corrupt_member_is_caught(tmp_path: Path) -> None:
 def test_full_dataset_write_and_packed_load(tmp_path: Path) -> None:
     path = tmp_path / "dsprites.npz"
     assert write_dsprites(path) == N_IMAGES  # speed is measured by the benchmark, not asserted here
-    assert os.path.getsize(path) <= 30e6
+    assert os.path.getsize(path) <= 40e6  # 35 MB: sub-pixel positions compress less than whole-pixel ones
     with zipfile.ZipFile(path) as zf:
         assert [i.filename for i in zf.infolist()] == ["imgs.npy", "latents_classes.npy", "latents_values.npy"]
         assert zf.getinfo("imgs.npy").file_size == 4096 * N_IMAGES + 128

@@ -74,4 +74,23 @@ def test_bad_param_is_one_line_before_any_work(make_project):
     done = project.run("dvc", "repro", check=False)
     assert done.returncode != 0
     assert "params.yaml: model.latent_dim: Input should be greater than or equal to 1 (got 0)" in done.stderr
-    assert not (project.root / "data" / "dsprites.npz").exists()
+    assert not (project.root / "data" / "dataset.npz").exists()
+
+
+def test_digits_end_to_end_records_its_likelihood_and_skips_mig(make_project):
+    """scikit-learn's digits through the real CLI + DVC + MLflow: MLP, continuous Bernoulli, no MIG."""
+    project = make_project({"data": {"dataset": "digits", "subsample": None, "test_size": 300}})
+    project.run("dvc", "repro")
+    root = project.root
+    metrics = json.loads((root / "eval/metrics.json").read_text())
+    assert {"elbo", "recon", "kl", "active_units"} <= metrics.keys() and "mig" not in metrics
+    assert metrics["elbo"] == pytest.approx(-(metrics["recon"] + metrics["kl"]))
+    details = json.loads((root / "eval/details.json").read_text())
+    assert details["likelihood"] == "continuous_bernoulli" and "no ground-truth factors" in details["mig_skipped"]
+    assert json.loads((root / "models/model.json").read_text())["config"]["image_shape"] == [1, 8, 8]
+    assert {p.name for p in (root / "plots").iterdir()} == FIGURES
+    _, runs = mlflow_runs(root)
+    (run,) = runs
+    assert run.data.params["data.dataset"] == "digits"
+    assert run.data.params["resolved.likelihood"] == "continuous_bernoulli"
+    assert run.data.params["resolved.arch"] == "mlp"

@@ -17,11 +17,13 @@ def test_key_follows_every_declared_input_and_nothing_else(make_project):
 
     described = inputs_description(root, params)
     assert set(described["params"]) == {"beta", "seed", "data", "model", "objective", "train", "eval", "plot"} | {
+        "data.dataset",
+        "data.split_seed",
         "model.objective",
         "train.steps",
     }  # every params entry a stage declares in dvc.yaml
     assert {"vae/model.py", "vae/train.py", "metrics", "pipeline/stages/evaluate.py"} <= set(described["deps"])
-    assert not {"data/dsprites.npz", "models/model.pt", "eval/details.json"} & set(described["deps"])
+    assert not {"data/dataset.npz", "models/model.pt", "eval/details.json"} & set(described["deps"])
 
     # Committed, the experiment's commit gives the key its stages computed in the working tree.
     assert inputs_key(root, params, rev="HEAD") == key

@@ -24,7 +24,11 @@ def _packed_blobs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.mark.parametrize("arch", ["conv", "mlp"])
 def test_shapes(arch):
-    model = VAE(ModelConfig(arch=arch, latent_dim=5, hidden_dim=16))
+    model = VAE(
+        ModelConfig(
+            arch=arch, latent_dim=5, hidden_dim=16, image_shape=(1, 64, 64), likelihood="bernoulli", gaussian_std=0.1
+        )
+    )
     logits, mu, logvar = model(torch.zeros(3, 1, 64, 64))
     assert logits.shape == (3, 1, 64, 64)
     assert mu.shape == logvar.shape == (3, 5)
@@ -42,7 +46,11 @@ def test_unpack_matches_numpy():
 def _train(seed: int, steps: int = 12, compile: bool = False) -> tuple[VAE, list]:
     _, packed = _packed_blobs(64)
     generator = seed_everything(seed)
-    model = VAE(ModelConfig(arch="conv", latent_dim=4, hidden_dim=32))
+    model = VAE(
+        ModelConfig(
+            arch="conv", latent_dim=4, hidden_dim=32, image_shape=(1, 64, 64), likelihood="bernoulli", gaussian_std=0.1
+        )
+    )
     config = TrainConfig(
         objective=BetaVAE(beta=4.0), steps=steps, batch_size=16, lr=1e-3, log_every=4, precision="fp32", compile=compile
     )

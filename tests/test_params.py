@@ -35,7 +35,10 @@ def test_schema_defaults_are_the_checked_in_params():
         ({"trian": {"steps": 5}}, "params.yaml: trian: unknown key"),
         ({"train": {"stpes": 5}}, "params.yaml: train.stpes: unknown key"),
         ({"train": {"steps": "many"}}, "params.yaml: train.steps: Input should be a valid integer"),
-        ({"model": {"arch": "resnet"}}, "params.yaml: model.arch: Input should be 'conv' or 'mlp' (got 'resnet')"),
+        (
+            {"model": {"arch": "resnet"}},
+            "params.yaml: model.arch: Input should be 'auto', 'conv' or 'mlp' (got 'resnet')",
+        ),
         (
             {"sweep": {"beta": [1, -2]}},
             "params.yaml: sweep.beta.1: Input should be greater than or equal to 0 (got -2)",

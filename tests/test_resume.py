@@ -41,7 +41,7 @@ from vae.train import TrainConfig, train_vae
 def tiny(folder, steps, pause=0.0):
     packed = np.packbits((np.random.default_rng(0).random((88, 4096)) < 0.1).astype(np.uint8), axis=1)
     generator = seed_everything(0)
-    model = VAE(ModelConfig(arch="mlp", latent_dim=4, hidden_dim=32))
+    model = VAE(ModelConfig(arch="mlp", latent_dim=4, hidden_dim=32, image_shape=(1, 64, 64), likelihood="bernoulli", gaussian_std=0.1))
     config = TrainConfig(
         objective=BetaVAE(beta=4.0), steps=steps, batch_size=16, lr=1e-3, log_every=2, precision="fp32", compile=False
     )
@@ -163,7 +163,11 @@ class InfiniteGradient(Stateless):
 
 def test_a_nan_term_stops_at_its_step_and_names_it():
     seed_everything(0)
-    model = VAE(ModelConfig(arch="mlp", latent_dim=4, hidden_dim=16))
+    model = VAE(
+        ModelConfig(
+            arch="mlp", latent_dim=4, hidden_dim=16, image_shape=(1, 64, 64), likelihood="bernoulli", gaussian_std=0.1
+        )
+    )
     before = {k: v.clone() for k, v in model.state_dict().items()}
     logged = []
     with pytest.raises(
@@ -177,7 +181,11 @@ def test_a_nan_term_stops_at_its_step_and_names_it():
 
 def test_a_non_finite_gradient_stops_at_once():
     seed_everything(0)
-    model = VAE(ModelConfig(arch="mlp", latent_dim=4, hidden_dim=16))
+    model = VAE(
+        ModelConfig(
+            arch="mlp", latent_dim=4, hidden_dim=16, image_shape=(1, 64, 64), likelihood="bernoulli", gaussian_std=0.1
+        )
+    )
     with pytest.raises(
         TrainingDiverged, match=r"^training diverged at step 1: the gradient of encoder\.\S+ is not finite"
     ):
@@ -186,7 +194,11 @@ def test_a_non_finite_gradient_stops_at_once():
 
 def test_a_huge_learning_rate_diverges_with_the_step_named():
     seed_everything(0)
-    model = VAE(ModelConfig(arch="mlp", latent_dim=4, hidden_dim=16))
+    model = VAE(
+        ModelConfig(
+            arch="mlp", latent_dim=4, hidden_dim=16, image_shape=(1, 64, 64), likelihood="bernoulli", gaussian_std=0.1
+        )
+    )
     with pytest.raises(TrainingDiverged, match=r"^training diverged at step \d+: (recon|kl|loss) is (nan|inf)"):
         train_vae(model, _packed(), _config(BetaVAE(beta=4.0), lr=1e30, steps=50), torch.Generator().manual_seed(0))
     assert all(torch.isfinite(v).all() for v in model.state_dict().values())

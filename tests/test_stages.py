@@ -35,11 +35,27 @@ def test_split_is_fixed_by_split_seed_only(tmp_path):
     assert not np.array_equal(a[1], c[1])
 
 
-def test_prepare_rejects_a_split_without_training_data_before_writing(tmp_path):
+def test_prepare_holds_out_at_most_a_fifth_and_rejects_too_few_images(tmp_path):
     source = tmp_path / "src"
     out = Outputs(tmp_path / "work")
     prepare.run(parse_params({"data": {"subsample": 50, "test_size": 10}}), Outputs(source))
-    params = parse_params({"data": {"source": str(source / "data" / "dsprites.npz"), "test_size": 50}})
-    with pytest.raises(ParamsError, match="data.test_size: 50 leaves no training images out of 50"):
-        prepare.run(params, out)
-    assert not out.dataset.exists() and not out.split.exists()
+    params = parse_params({"data": {"source": str(source / "data" / "dataset.npz"), "test_size": 50}})
+    assert prepare.run(params, out) == 50
+    with np.load(out.split) as split:
+        assert (len(split["train"]), len(split["test"])) == (40, 10)  # test_size 50 capped at 50 // 5
+    tiny = Outputs(tmp_path / "tiny")
+    with pytest.raises(ParamsError, match="4 images are too few"):
+        prepare.run(parse_params({"data": {"subsample": 4, "test_size": 2}}), tiny)
+    assert not tiny.split.exists()
+
+
+def test_prepare_digits_keeps_labels_and_no_factors(tmp_path):
+    out = Outputs(tmp_path)
+    assert prepare.run(parse_params({"data": {"dataset": "digits"}}), out) == 1797
+    with np.load(out.split) as split:
+        assert split["test_images"].shape == (359, 1, 8, 8) and split["test_images"].dtype == np.uint8
+        assert "test_factors" not in split and set(np.unique(split["test_labels"])) == set(range(10))
+    held_out = load_held_out(out)
+    assert held_out.factors is None and held_out.labels is not None
+    train = load_train_images(out, "digits")
+    assert train.shape == (1797 - 359, 1, 8, 8)

@@ -108,3 +108,18 @@ def test_failing_points_are_named_and_the_rest_finish(make_project):
     assert "train.device is 'cuda' but no CUDA device is available" in err  # the tail of its DVC log
     _, runs = mlflow_runs(project.root)
     assert [(run.data.params["beta"], run.data.params["train.device"]) for run in runs] == [("4.0", "cpu")]
+
+
+def test_sweep_over_two_datasets_reports_each_on_its_own_page(make_project):
+    project = make_project({"sweep": {"beta": [4], "seed": [0]}})
+    project.run("vae-pipe", "sweep", "--jobs", "2", "--name", "datasets", "--set", "data.dataset=dsprites,digits")
+    _, runs = mlflow_runs(project.root)
+    by_dataset = {run.data.params["data.dataset"]: run for run in runs}
+    assert set(by_dataset) == {"dsprites", "digits"}
+    assert by_dataset["dsprites"].data.params["resolved.likelihood"] == "bernoulli"
+    assert by_dataset["digits"].data.params["resolved.likelihood"] == "continuous_bernoulli"
+    assert "mig" in by_dataset["dsprites"].data.metrics and "mig" not in by_dataset["digits"].data.metrics
+    project.run("vae-pipe", "report", "--sweep", "datasets")
+    reports = project.root / "reports"
+    top = (reports / "index.html").read_text()
+    assert "dsprites-conv-bernoulli/index.html" in top and "digits-mlp-continuous_bernoulli/index.html" in top

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from metrics.likelihood import elbo_terms
 from metrics.tc import Sampling, kl_decomposition, log_importance_weights, permute_dims
+from vae.likelihoods import BERNOULLI, Likelihood
 
 
 class Objective(Protocol):
@@ -66,8 +67,9 @@ class Stateless:
             raise ValueError(f"objective {getattr(self, 'name', '?')} has no state, got keys {sorted(state)}")
 
 
-def _means(logits: Tensor, x: Tensor, mu: Tensor, logvar: Tensor) -> tuple[Tensor, Tensor]:
-    per_example = elbo_terms(logits, x, mu, logvar)
+def _means(logits: Tensor, x: Tensor, mu: Tensor, logvar: Tensor, likelihood: Likelihood) -> tuple[Tensor, Tensor]:
+    """Batch means of the reconstruction NLL under the decoder's likelihood and of the KL."""
+    per_example = elbo_terms(logits, x, mu, logvar, nll=likelihood.nll)
     return per_example["recon"].mean(), per_example["kl"].mean()
 
 
@@ -86,6 +88,7 @@ class BetaVAE(Stateless):
     """
 
     beta: float
+    likelihood: Likelihood = BERNOULLI  # the reconstruction NLL; pipeline.configs always passes the chosen one
     name: str = "beta_vae"
 
     def __post_init__(self) -> None:
@@ -96,7 +99,7 @@ class BetaVAE(Stateless):
         return recon + self.beta * kl
 
     def terms(self, logits, x, mu, logvar, *, z=None, step=0) -> dict[str, Tensor]:
-        recon, kl = _means(logits, x, mu, logvar)
+        recon, kl = _means(logits, x, mu, logvar, self.likelihood)
         return {"loss": self.loss(recon, kl), "recon": recon, "kl": kl}
 
     def held_out(self, means: Mapping[str, float], step: int) -> dict[str, float]:
@@ -112,6 +115,7 @@ class AnnealedCapacity(Stateless):
     c_max: float
     anneal_steps: int
     name: str = "capacity"
+    likelihood: Likelihood = BERNOULLI  # the reconstruction NLL; pipeline.configs always passes the chosen one
 
     def __post_init__(self) -> None:
         _check_weights(gamma=self.gamma, c_max=self.c_max)
@@ -123,7 +127,7 @@ class AnnealedCapacity(Stateless):
         return self.c_max * min(1.0, max(step, 0) / self.anneal_steps)
 
     def terms(self, logits, x, mu, logvar, *, z=None, step=0) -> dict[str, Tensor]:
-        recon, kl = _means(logits, x, mu, logvar)
+        recon, kl = _means(logits, x, mu, logvar, self.likelihood)
         capacity = torch.tensor(self.capacity(step), dtype=kl.dtype, device=kl.device)
         loss = recon + self.gamma * (kl - capacity).abs()
         return {"loss": loss, "recon": recon, "kl": kl, "capacity": capacity}
@@ -145,6 +149,7 @@ class BetaTCVAE(Stateless):
     dataset_size: int
     sampling: Sampling
     name: str = "tc_vae"
+    likelihood: Likelihood = BERNOULLI  # the reconstruction NLL; pipeline.configs always passes the chosen one
     _weights: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -164,7 +169,7 @@ class BetaTCVAE(Stateless):
     def terms(self, logits, x, mu, logvar, *, z=None, step=0) -> dict[str, Tensor]:
         if z is None:
             raise ValueError("tc_vae needs the decoded code z of each example")
-        recon, kl = _means(logits, x, mu, logvar)
+        recon, kl = _means(logits, x, mu, logvar, self.likelihood)
         parts = kl_decomposition(z, mu, logvar, self._log_weights(z.shape[0], z.device))
         mi, tc, dim_kl = (part.mean() for part in parts)
         loss = recon + self.alpha * mi + self.beta * tc + self.gamma * dim_kl
@@ -209,9 +214,16 @@ class FactorVAE:
 
     name = "factor_vae"
 
-    def __init__(self, gamma: float, discriminator: Discriminator, lr: float, betas: tuple[float, float]) -> None:
+    def __init__(
+        self,
+        gamma: float,
+        discriminator: Discriminator,
+        lr: float,
+        betas: tuple[float, float],
+        likelihood: Likelihood = BERNOULLI,
+    ) -> None:
         _check_weights(gamma=gamma)
-        self.gamma = gamma
+        self.gamma, self.likelihood = gamma, likelihood
         self.discriminator = discriminator
         self.optimizer = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
         self._codes: Tensor | None = None
@@ -219,7 +231,7 @@ class FactorVAE:
     def terms(self, logits, x, mu, logvar, *, z=None, step=0) -> dict[str, Tensor]:
         if z is None:
             raise ValueError("factor_vae needs the decoded code z of each example")
-        recon, kl = _means(logits, x, mu, logvar)
+        recon, kl = _means(logits, x, mu, logvar, self.likelihood)
         with _frozen(self.discriminator):
             tc = self.discriminator(z.float()).mean()
         self._codes = z.detach().float()

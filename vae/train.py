@@ -1,4 +1,4 @@
-"""The training loop: batches drawn from a device-resident packed tensor, no per-item Dataset."""
+"""The training loop: batches drawn from a device-resident (bit-packed or uint8) tensor, no per-item Dataset."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from vae.batches import unpack
+from vae.batches import as_images
 from vae.divergence import TrainingDiverged, describe, finite_flag
 from vae.model import VAE
 from vae.objectives import Objective
@@ -98,7 +98,7 @@ def train_vae(
     # A compiler failure (no C++ toolchain, unsupported op) makes dynamo warn and run the model eagerly.
     with torch._dynamo.config.patch(suppress_errors=True), deferred_interrupt() as interrupted:
         for step in range(first, config.steps + 1):
-            x = unpack(packed[batches.next()])
+            x = as_images(packed[batches.next()], model.config.image_shape)
             with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
                 logits, mu, logvar, z = forward(x, return_code=True)
             # The terms are reduced in FP32 (metrics casts low-precision inputs up).

@@ -66,7 +66,7 @@ def bench_memory(plan: Plan, work: Path, data_path: Path, devices: list, out: Ou
     n = plan.prepare_rows or 737_280
     stage_root = work / "stage"
     (stage_root / "data").mkdir(parents=True, exist_ok=True)
-    link = stage_root / "data" / "dsprites.npz"
+    link = stage_root / "data" / "dataset.npz"
     if link.is_symlink() or link.exists():
         link.unlink()
     link.symlink_to(data_path)

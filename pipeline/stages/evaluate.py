@@ -1,4 +1,4 @@
-"""Stage `evaluate`: held-out ELBO terms, KL per latent dimension, active units and MIG."""
+"""Stage `evaluate`: held-out ELBO terms, KL per latent dimension, active units and (with factors) MIG."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from metrics import active_dims, bernoulli_nll, compute_mig, elbo_summary, gaussian_kl_per_dim, posterior_mean_variance
+from metrics import active_dims, compute_mig, elbo_summary, gaussian_kl_per_dim, posterior_mean_variance
 from metrics.tc import held_out_kl_decomposition
 from pipeline.artifacts import load_held_out, load_trained
 from pipeline.configs import objective
@@ -16,7 +16,7 @@ from pipeline.params import Params
 from pipeline.paths import Outputs, write_text_atomic
 from pipeline.record import record_stage
 from vae.batches import iterate, to_device
-from vae.dsprites import FACTOR_NAMES
+from vae.datasets import dataset_info
 from vae.model import VAE
 from vae.seeding import pick_device, seed_everything
 
@@ -25,11 +25,12 @@ from vae.seeding import pick_device, seed_everything
 def encode_held_out(
     model: VAE, images: torch.Tensor, batch_size: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per image: reconstruction NLL (one posterior sample), KL per dimension, posterior mean and log σ²."""
+    """Per image: reconstruction NLL under the model's likelihood (one posterior sample), KL per dimension,
+    posterior mean and log σ²."""
     recon, kl, means, logvars = [], [], [], []
-    for x in iterate(images, batch_size):
+    for x in iterate(images, batch_size, shape=model.config.image_shape):
         mu, logvar = model.encode(x)
-        recon.append(bernoulli_nll(model.decode(model.sample_posterior(mu, logvar)), x))
+        recon.append(model.likelihood.nll(model.decode(model.sample_posterior(mu, logvar)), x))
         kl.append(gaussian_kl_per_dim(mu, logvar))
         means.append(mu.float())
         logvars.append(logvar.float())
@@ -46,43 +47,58 @@ def objective_terms(params: Params, elbo: dict[str, Any], means: np.ndarray, log
     return {"loss": float(own.pop("loss")), **parts, **own}
 
 
+def _mig(params: Params, means: np.ndarray, factors: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
+    """MIG's metrics and details on a random subset of the held-out codes."""
+    n_mig = min(params.eval.mig_points, len(means))
+    # Held-out rows are in dataset order (shape varies slowest), so take a random subset, not the first rows.
+    rows = np.sort(np.random.default_rng(params.data.split_seed).choice(len(means), n_mig, replace=False))
+    mig = compute_mig(means[rows], factors[rows], params.eval.mig_bins)
+    names = dataset_info(params.data.dataset).factor_names or ()
+    varying = [name for name, keep in zip(names, mig.factor_mask) if keep]
+    metrics = {"mig": mig.score, "mig_gap": {name: float(gap) for name, gap in zip(varying, mig.gaps)}}
+    details = {
+        "n_mig_points": n_mig,
+        "factor_names": list(names),
+        "factor_entropy": mig.entropies.tolist(),
+        "mutual_info": mig.mutual_info.tolist(),  # latent dims × factors, nats
+    }
+    return metrics, details
+
+
 def summarise(
     params: Params,
     recon: np.ndarray,
     kl_dims: np.ndarray,
     means: np.ndarray,
-    factors: np.ndarray,
+    factors: np.ndarray | None,
     logvars: np.ndarray,
-):
-    """(metrics for DVC/MLflow, arrays behind them for plots and reports)."""
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(metrics for DVC/MLflow, arrays behind them for plots and reports). Without ground-truth factors
+    (digits) there is no MIG: details say so, and the metrics leave it out rather than report a number."""
     elbo = elbo_summary(recon, kl_dims)
     kl_per_dim = elbo["kl_per_dim"]
     variance = posterior_mean_variance(means)
     active = active_dims(variance, params.eval.active_threshold)
-    n_mig = min(params.eval.mig_points, len(means))
-    # Held-out rows are in dataset order (shape varies slowest), so take a random subset, not the first rows.
-    rows = np.sort(np.random.default_rng(params.data.split_seed).choice(len(means), n_mig, replace=False))
-    mig = compute_mig(means[rows], factors[rows], params.eval.mig_bins)
-    varying = [name for name, keep in zip(FACTOR_NAMES, mig.factor_mask) if keep]
+    if factors is not None:
+        mig_metrics, mig_details = _mig(params, means, factors)
+    else:
+        reason = f"{params.data.dataset} has no ground-truth factors (class labels only)"
+        mig_metrics, mig_details = {}, {"mig_skipped": reason}
     metrics: dict[str, Any] = {
         "elbo": elbo["elbo"],
         "recon": elbo["recon"],
         "kl": elbo["kl"],
         **objective_terms(params, elbo, means, logvars),
         "active_units": int(active.sum()),
-        "mig": mig.score,
         "kl_dim": {f"z{i}": float(v) for i, v in enumerate(kl_per_dim)},
-        "mig_gap": {name: float(gap) for name, gap in zip(varying, mig.gaps)},
+        **mig_metrics,
     }
     details = {
         "n_held_out": len(recon),
-        "n_mig_points": n_mig,
         "kl_per_dim": kl_per_dim.tolist(),
         "posterior_mean_variance": variance.tolist(),
         "active": active.tolist(),  # by eval.active_threshold, so plots need not re-derive it
-        "factor_names": list(FACTOR_NAMES),
-        "factor_entropy": mig.entropies.tolist(),
-        "mutual_info": mig.mutual_info.tolist(),  # latent dims × factors, nats
+        **mig_details,
     }
     return metrics, details
 
@@ -95,6 +111,7 @@ def run(params: Params, out: Outputs) -> dict[str, Any]:
     encoded = encode_held_out(model, to_device(held_out.images, device), params.eval.batch_size)
     recon, kl_dims, means, logvars = encoded
     metrics, details = summarise(params, recon, kl_dims, means, held_out.factors, logvars)
+    details["likelihood"] = model.config.likelihood  # the ELBO's likelihood: never compared across likelihoods
     write_text_atomic(out.details, json.dumps(details, indent=1) + "\n")
     write_text_atomic(out.metrics, json.dumps(metrics, indent=2) + "\n")
     record_stage(params, out, "evaluate")

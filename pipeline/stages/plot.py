@@ -13,27 +13,34 @@ from pipeline.objective_labels import describe_objective
 from pipeline.params import Params
 from pipeline.paths import Figure, Outputs
 from pipeline.record import record_stage
-from vae.batches import to_device, unpack
+from vae.batches import as_images, to_device
 from vae.model import VAE
 from vae.seeding import pick_device, seed_everything
 
 
-def _images(logits: torch.Tensor) -> np.ndarray:
-    return torch.sigmoid(logits.float()).squeeze(1).cpu().numpy()
+def _pixels(x: torch.Tensor) -> np.ndarray:
+    """(B, C, H, W) in [0, 1] → (B, H, W) grey or (B, H, W, C) colour, as matplotlib shows them."""
+    x = x.float().cpu()
+    return (x.squeeze(1) if x.shape[1] == 1 else x.permute(0, 2, 3, 1)).numpy()
+
+
+def _decoded(model: VAE, z: torch.Tensor) -> np.ndarray:
+    """The images the decoder's output stands for under the model's likelihood."""
+    return _pixels(model.likelihood.mean(model.decode(z)))
 
 
 @torch.inference_mode()
 def model_figures(model: VAE, held_out: torch.Tensor, kl_per_dim: list[float], params: Params, device: torch.device):
     p = params.plot
-    x = unpack(held_out[: p.n_images])
+    x = as_images(held_out[: p.n_images], model.config.image_shape)
     mu, _ = model.encode(x)
     yield (
         Figure.RECONSTRUCTIONS,
-        plotting.reconstructions(x.squeeze(1).cpu().numpy(), _images(model.decode(mu)), params.beta),
+        plotting.reconstructions(_pixels(x), _decoded(model, mu), params.beta),
     )
 
     z = torch.randn(p.n_samples, model.config.latent_dim, device=device)
-    yield Figure.SAMPLES, plotting.samples(_images(model.decode(z)), params.beta)
+    yield Figure.SAMPLES, plotting.samples(_decoded(model, z), params.beta)
 
     order = np.argsort(kl_per_dim)[::-1]
     values = np.linspace(-p.traversal_range, p.traversal_range, p.traversal_steps)
@@ -42,7 +49,7 @@ def model_figures(model: VAE, held_out: torch.Tensor, kl_per_dim: list[float], p
     for dim in order:
         codes = base.clone()
         codes[:, dim] += torch.as_tensor(values, dtype=codes.dtype, device=device)
-        rows.append(_images(model.decode(codes)))
+        rows.append(_decoded(model, codes))
     yield (
         Figure.TRAVERSALS,
         plotting.traversals(np.stack(rows), order.tolist(), [kl_per_dim[d] for d in order], values, params.beta),

@@ -1,4 +1,5 @@
-"""Stage `prepare`: the dSprites file (rendered, or the user's original) and a fixed train/held-out split."""
+"""Stage `prepare`: the dataset (rendered, converted, or the user's original dSprites file) and a fixed
+train/held-out split."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import numpy as np
 
 from pipeline.params import Params, ParamsError
 from pipeline.paths import Outputs, atomic_path
-from vae import dsprites
+from vae.datasets import load_dataset, write_dataset
+from vae.dsprites import subsample_indices
+
+MAX_TEST_FRACTION = 5  # at most 1/5 of the kept images are held out, so small datasets keep most for training
 
 
 def split_indices(n: int, test_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -15,25 +19,36 @@ def split_indices(n: int, test_size: int, seed: int) -> tuple[np.ndarray, np.nda
     return np.sort(order[test_size:]), np.sort(order[:test_size])
 
 
+def held_out_size(test_size: int, n: int) -> int:
+    """data.test_size, capped at a fifth of the n kept images (digits has 1,797 in all)."""
+    return min(test_size, n // MAX_TEST_FRACTION)
+
+
 def run(params: Params, out: Outputs) -> int:
     data = params.data
-    n_total = dsprites.validate_dsprites(data.source) if data.source is not None else dsprites.N_IMAGES
-    if data.subsample is not None and data.subsample > n_total:
-        where = data.source or "dSprites"
-        raise ParamsError(
-            f"params.yaml: data.subsample: {data.subsample:,} is more than the {n_total:,} images of {where}"
-        )
-    rows = dsprites.subsample_indices(n_total, data.subsample, data.split_seed)
-    if data.test_size >= len(rows):
-        raise ParamsError(f"params.yaml: data.test_size: {data.test_size} leaves no training images out of {len(rows)}")
-    if data.source is not None:
-        n = dsprites.copy_dsprites(data.source, out.dataset, None if data.subsample is None else rows)
-    else:
-        n = dsprites.write_dsprites(out.dataset, rows)
-    train, test = split_indices(n, data.test_size, data.split_seed)
-    packed, classes = dsprites.load_dsprites_packed(out.dataset)
+
+    def rows(n_total: int) -> np.ndarray:
+        if data.subsample is not None and data.subsample > n_total:
+            where = data.source or data.dataset
+            raise ParamsError(
+                f"params.yaml: data.subsample: {data.subsample:,} is more than the {n_total:,} images of {where}"
+            )
+        keep = None if data.subsample == n_total else data.subsample
+        return subsample_indices(n_total, keep, data.split_seed)
+
+    n = write_dataset(data.dataset, out.dataset, rows, data.source, data.root, data.download)
+    n_test = held_out_size(data.test_size, n)
+    if n_test < 1:
+        raise ParamsError(f"params.yaml: data.subsample: {n} images are too few to hold any out for evaluation")
+    train, test = split_indices(n, n_test, data.split_seed)
+    loaded = load_dataset(data.dataset, out.dataset)
+    # The held-out images travel with the split (dSprites packed: ~5 MB per 10,000), so evaluate and plot
+    # never decompress the whole dataset. Factors where the dataset has them, class labels otherwise.
+    extra = {}
+    if loaded.factors is not None:
+        extra["test_factors"] = loaded.factors[test]
+    if loaded.labels is not None:
+        extra["test_labels"] = loaded.labels[test]
     with atomic_path(out.split) as tmp, tmp.open("wb") as handle:
-        # The held-out images travel with the split (packed, ~5 MB per 10,000), so evaluate and plot
-        # never decompress the whole dataset.
-        np.savez(handle, train=train, test=test, test_images=packed[test], test_factors=classes[test])
+        np.savez(handle, train=train, test=test, test_images=loaded.images[test], **extra)
     return n

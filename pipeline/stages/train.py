@@ -41,7 +41,7 @@ def run(params: Params, out: Outputs) -> str:
     the MLflow run is the experiment's (pipeline/inputs.py), RUNNING while it trains."""
     generator = seed_everything(params.seed)
     device = pick_device(params.train.device)
-    train_images = load_train_images(out)
+    train_images = load_train_images(out, params.data.dataset)
     model = VAE(model_config(params))
     config = train_config(params, device, dataset_size=len(train_images))
     key = inputs_key(out.root, params)

@@ -1,0 +1,128 @@
+"""The dataset table and the two calls every stage uses: write (prepare) and load (the others)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vae import dsprites
+from vae.datasets import labelled, torchvision_sets
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a model and the metrics need to know about a dataset before reading it."""
+
+    name: str
+    image_shape: tuple[int, int, int]  # (channels, height, width)
+    binary: bool  # pixels in {0, 1}: stored bit-packed, Bernoulli likelihood
+    factor_names: tuple[str, ...] | None  # ground-truth factors; None = class labels only
+    how_to_get: str  # one line for the README and errors
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """A loaded dataset: `images` bit-packed (N, bytes) uint8 when binary, else uint8 (N, C, H, W)."""
+
+    info: DatasetInfo
+    images: np.ndarray
+    factors: np.ndarray | None  # int64 (N, F) factor classes, or None
+    labels: np.ndarray | None  # int64 (N,) class labels, or None
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "dsprites": DatasetInfo(
+        "dsprites",
+        (1, 64, 64),
+        True,
+        dsprites.FACTOR_NAMES,
+        "rendered by `prepare` (or DeepMind's file via data.source)",
+    ),
+    "digits": DatasetInfo(
+        "digits", (1, 8, 8), False, None, "scikit-learn's bundled digits (1,797 images), offline everywhere"
+    ),
+    "color_dsprites": DatasetInfo(
+        "color_dsprites",
+        (3, 64, 64),
+        False,
+        dsprites.FACTOR_NAMES,
+        "dSprites rendered by `prepare`, each sprite in a random colour (Locatello et al. 2019)",
+    ),
+    "noisy_dsprites": DatasetInfo(
+        "noisy_dsprites",
+        (3, 64, 64),
+        False,
+        dsprites.FACTOR_NAMES,
+        "dSprites rendered by `prepare`, the white sprite over uniform noise (Locatello et al. 2019)",
+    ),
+    "mnist": DatasetInfo("mnist", (1, 28, 28), False, None, "torchvision's MNIST files under data.root"),
+    "fashion_mnist": DatasetInfo(
+        "fashion_mnist", (1, 28, 28), False, None, "torchvision's FashionMNIST files under data.root"
+    ),
+}
+
+
+DSPRITES_FAMILY = ("dsprites", "color_dsprites", "noisy_dsprites")
+"""Datasets stored as the dSprites file; the variants are coloured per batch (vae.batches.as_images)."""
+COLOUR_SEED = 0  # fixes each color-dSprites image's colour, whatever the subsample or split
+
+
+def sprite_colours(classes: np.ndarray) -> np.ndarray:
+    """(n, 3) uint8 RGB of each image (by its factor classes): uniform in [0.5, 1] per channel, as in
+    disentanglement_lib's color-dSprites, but fixed per image so training and evaluation agree."""
+    table = np.random.default_rng(COLOUR_SEED).uniform(0.5, 1.0, size=(dsprites.N_IMAGES, 3))
+    return np.round(table[dsprites.SPACE.index_of(classes)] * 255).astype(np.uint8)
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def _labelled_source(name: str, root: Path | None, download: bool) -> tuple[np.ndarray, np.ndarray]:
+    if name in torchvision_sets.FOLDERS:
+        if root is None:
+            raise ValueError(f"{name} needs data.root, the folder holding torchvision's files")
+        return torchvision_sets.load_torchvision(name, root, download)
+    return labelled.SOURCES[name]()
+
+
+def write_dataset(
+    name: str,
+    path: Path,
+    rows: Callable[[int], np.ndarray],
+    source: Path | None = None,
+    root: Path | None = None,
+    download: bool = False,
+) -> int:
+    """Write dataset `name` to `path` (atomically), keeping `rows(n_total)` (sorted row indices) of it.
+    `source` is a user-supplied original file (dSprites only); `root` the folder of torchvision's files
+    (MNIST, Fashion-MNIST), which torchvision may fill if `download`. Returns the number of images written."""
+    info = dataset_info(name)
+    if source is not None and name not in DSPRITES_FAMILY:
+        raise ValueError(f"data.source is for DeepMind's dSprites file; {name} comes from {info.how_to_get}")
+    if name in DSPRITES_FAMILY:
+        n_total = dsprites.validate_dsprites(source) if source is not None else dsprites.N_IMAGES
+        keep = rows(n_total)
+        if source is not None:
+            return dsprites.copy_dsprites(source, path, None if len(keep) == n_total else keep)
+        return dsprites.write_dsprites(path, keep)
+    images, labels = _labelled_source(name, root, download)
+    keep = rows(len(images))
+    return labelled.write_labelled(path, images[keep], labels[keep])
+
+
+def load_dataset(name: str, path: Path) -> ImageData:
+    """The dataset `prepare` wrote to `path`, validated (DatasetError names the file)."""
+    info = dataset_info(name)
+    if name in DSPRITES_FAMILY:
+        packed, classes = dsprites.load_dsprites_packed(path)
+        if name == "color_dsprites":
+            packed = np.concatenate([packed, sprite_colours(classes)], axis=1)
+        return ImageData(info, packed, classes, None)
+    images, labels = labelled.load_labelled(path, info.image_shape)
+    return ImageData(info, images, None, labels)
