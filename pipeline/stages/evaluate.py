@@ -1,4 +1,5 @@
-"""Stage `evaluate`: held-out ELBO terms, KL per latent dimension, active units and MIG."""
+"""Stage `evaluate`: held-out ELBO terms, KL per latent dimension, active units and MIG; the IWAE bound and
+the other disentanglement scores come from pipeline/scores.py."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pipeline.configs import objective
 from pipeline.params import Params
 from pipeline.paths import Outputs, write_text_atomic
 from pipeline.record import record_stage
+from pipeline.scores import add_scores
 from vae.batches import iterate, to_device
 from vae.dsprites import FACTOR_NAMES
 from vae.model import VAE
@@ -73,6 +75,7 @@ def run(params: Params, out: Outputs) -> dict[str, Any]:
     model = load_trained(out, device)
     recon, kl_dims, means = encode_held_out(model, to_device(held_out.images, device), params.eval.batch_size)
     metrics, details = summarise(params, recon, kl_dims, means, held_out.factors)
+    metrics, details = add_scores(params, model, device, to_device(held_out.images, device), metrics, details)
     write_text_atomic(out.details, json.dumps(details, indent=1) + "\n")
     write_text_atomic(out.metrics, json.dumps(metrics, indent=2) + "\n")
     record_stage(params, out, "evaluate")
