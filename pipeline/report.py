@@ -32,6 +32,7 @@ from pipeline.report_data import (
     best_run,
     kl_rank_matrix,
     normalised_mutual_information,
+    score_sentences,
     summary_csv_rows,
     summary_sentences,
 )
@@ -40,6 +41,13 @@ from pipeline.report_runs import find_runs
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+
+
+SCORE_FIGURES = {  # figure key → metrics shown side by side against β
+    "bounds": ("elbo", "iwae"),
+    "dci": ("dci_disentanglement", "dci_completeness", "dci_informativeness"),
+    "scores": ("sap", "factor_vae", "beta_vae"),
+}
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,7 @@ def _draw_figures(rows: Sequence[BetaRow], runs: Sequence[RunRecord], work: Path
     betas = [row.beta for row in rows]
     means = {m: [row.stats[m].mean for row in rows] for m in METRICS}
     stds = {m: [row.stats[m].std for row in rows] for m in METRICS}
+    intervals = {m: [(row.stats[m].low, row.stats[m].high) for row in rows] for m in METRICS}
     points = {m: [(r.beta, r.metric(m)) for r in runs if math.isfinite(r.metric(m))] for m in METRICS}
     figures: dict[str, str] = {}
 
@@ -110,7 +119,7 @@ def _draw_figures(rows: Sequence[BetaRow], runs: Sequence[RunRecord], work: Path
         figures[key] = relative
 
     if any(points[m] for m in ("elbo", "recon", "kl")):
-        save("terms", rf.metric_against_beta(["elbo", "recon", "kl"], betas, means, stds, points))
+        save("terms", rf.metric_against_beta(["elbo", "recon", "kl"], betas, means, stds, points, intervals=intervals))
     rd = [
         (r.beta, r.metric("recon"), r.metric("kl"))
         for r in runs
@@ -120,7 +129,16 @@ def _draw_figures(rows: Sequence[BetaRow], runs: Sequence[RunRecord], work: Path
         save("rate_distortion", rf.rate_distortion(rd))
     for metric in ("mig", "active_units"):
         if points[metric]:
-            save(metric, rf.metric_against_beta([metric], betas, means, stds, points, width_per_panel=5.6, height=4.2))
+            save(
+                metric,
+                rf.metric_against_beta(
+                    [metric], betas, means, stds, points, width_per_panel=5.6, height=4.2, intervals=intervals
+                ),
+            )
+    for key, panels in SCORE_FIGURES.items():
+        shown = [m for m in panels if points[m]]
+        if shown:
+            save(key, rf.metric_against_beta(shown, betas, means, stds, points, intervals=intervals))
     heat_betas, matrix, counts = kl_rank_matrix(rows)
     if heat_betas:
         save("kl_heatmap", rf.kl_rank_heatmap(heat_betas, matrix, counts))
@@ -183,7 +201,7 @@ def build_report(
 
     rows = aggregate(runs)
     best = best_run(runs)
-    sentences = summary_sentences(rows, best)
+    sentences = summary_sentences(rows, best) + score_sentences(rows)
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
