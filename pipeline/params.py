@@ -68,12 +68,12 @@ class VotingScoreParams(_Section):
     """A score over points that each encode a batch of fresh samples (FactorVAE, BetaVAE scores)."""
 
     batch_size: int = Field(default=64, ge=2)
-    num_train: int = Field(default=500, ge=2)
-    num_eval: int = Field(default=250, ge=1)
+    num_train: int = Field(default=300, ge=2)
+    num_eval: int = Field(default=150, ge=1)
 
 
 class FactorVAEScoreParams(VotingScoreParams):
-    num_variance_estimate: int = Field(default=2_000, ge=2)
+    num_variance_estimate: int = Field(default=1_000, ge=2)
     prune_threshold: float = Field(default=0.05, ge=0)
 
 
@@ -82,8 +82,8 @@ class EvalParams(_Section):
     mig_points: int = Field(default=10_000, ge=2)
     mig_bins: int = Field(default=20, ge=2)
     active_threshold: float = Field(default=0.01, ge=0)
-    iwae_k: int = Field(default=100, ge=1)
-    iwae_points: int = Field(default=1_000, ge=1)
+    iwae_k: int = Field(default=50, ge=1)
+    iwae_points: int = Field(default=500, ge=1)
     dci: SplitScoreParams = SplitScoreParams()
     sap: SplitScoreParams = SplitScoreParams()
     factor_vae: FactorVAEScoreParams = FactorVAEScoreParams()

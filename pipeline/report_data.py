@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.report_stats import LEVEL, MIN_SEEDS, Interval, bootstrap_ci, supported_trend
+from pipeline.score_names import DISENTANGLEMENT_SCORES, SCORE_LABELS
 from pipeline.tracking import EXPERIMENT_NAME
 
 METRICS = ("elbo", "recon", "kl", "mig", "active_units")
@@ -27,18 +28,10 @@ METRIC_NAMES = {
     "active_units": "active units",
 }
 # The IWAE bound and the disentanglement scores besides MIG (pipeline/scores.py), reported like the above.
-SCORES = ("iwae", "dci_disentanglement", "dci_completeness", "dci_informativeness", "sap", "factor_vae", "beta_vae")
+SCORES = tuple(SCORE_LABELS)
 METRICS += SCORES
-METRIC_NAMES |= {
-    "iwae": "IWAE bound",
-    "dci_disentanglement": "DCI disentanglement",
-    "dci_completeness": "DCI completeness",
-    "dci_informativeness": "DCI informativeness",
-    "sap": "SAP",
-    "factor_vae": "FactorVAE score",
-    "beta_vae": "BetaVAE score",
-}
-UNIT_SCORES = ("mig", *SCORES[1:])  # scores on [0, 1], shown with 3 decimals
+METRIC_NAMES |= SCORE_LABELS
+UNIT_SCORES = ("mig", *DISENTANGLEMENT_SCORES)  # scores on [0, 1], shown with 3 decimals
 
 _EPOCH = datetime.fromtimestamp(0, tz=UTC)
 
@@ -397,7 +390,7 @@ def score_trend_sentence(rows: Sequence[BetaRow], metric: str) -> str | None:
 def score_sentences(rows: Sequence[BetaRow]) -> list[str]:
     """The seed warning, then one interval-checked trend sentence per score (MIG, the others, IWAE)."""
     text = [warning] if (warning := seed_warning(rows)) else []
-    for metric in ("mig", *SCORES[1:], "iwae"):
+    for metric in ("mig", *DISENTANGLEMENT_SCORES, "iwae"):
         if (sentence := score_trend_sentence(rows, metric)) is not None:
             text.append(sentence)
     return text

@@ -17,23 +17,15 @@ from metrics.beta_vae import compute_beta_vae
 from metrics.dci import compute_dci
 from metrics.factor_vae import compute_factor_vae
 from metrics.likelihood import importance_log_terms, iwae_bound
-from metrics.sampling import GroundTruth, sample_codes
+from metrics.sampling import GroundTruth, Represent, sample_codes
 from metrics.sap import compute_sap
-from pipeline.params import Params
+from pipeline.params import EvalParams, Params
+from pipeline.score_names import DISENTANGLEMENT_SCORES, SCORE_LABELS
 from vae.batches import iterate
 from vae.dsprites import FACTOR_NAMES, FACTOR_SIZES, SPACE, render_images
 from vae.model import VAE
 
-SCORE_LABELS: dict[str, str] = {
-    "dci_disentanglement": "DCI disentanglement",
-    "dci_completeness": "DCI completeness",
-    "dci_informativeness": "DCI informativeness",
-    "sap": "SAP",
-    "factor_vae": "FactorVAE score",
-    "beta_vae": "BetaVAE score",
-}
-SCORE_NAMES: tuple[str, ...] = tuple(SCORE_LABELS)
-"""The scalar scores evaluate adds to eval/metrics.json (MLflow metrics of the same names)."""
+SCORE_NAMES = DISENTANGLEMENT_SCORES
 
 _VARYING = [i for i, size in enumerate(FACTOR_SIZES) if size > 1]
 SCORED_FACTORS: tuple[str, ...] = tuple(FACTOR_NAMES[i] for i in _VARYING)
@@ -64,70 +56,68 @@ def encoder_means(model: VAE, device: torch.device):
     return represent
 
 
-def disentanglement_scores(params: Params, model: VAE, device: torch.device) -> tuple[dict[str, float], dict[str, Any]]:
-    """(metrics, details): the four scores at the sample sizes of `params.eval`, each with its seconds."""
-    e = params.eval
-    data, represent = dsprites_ground_truth(), encoder_means(model, device)
-    chunk = e.batch_size
-    metrics: dict[str, float] = {}
-    seconds: dict[str, float] = {}
-    details: dict[str, Any] = {"scored_factors": list(SCORED_FACTORS)}
+Scored = tuple[dict[str, float], dict[str, Any]]
 
-    def rng(offset: int) -> np.random.Generator:  # one stream per score: changing one leaves the others
-        return np.random.default_rng([params.data.split_seed, offset])
 
-    start = time.perf_counter()
-    r = rng(1)
+def _dci(e: EvalParams, data: GroundTruth, represent: Represent, rng: np.random.Generator) -> Scored:
+    r, chunk = rng, e.batch_size
     dci = compute_dci(
         *sample_codes(data, represent, e.dci.num_train, r, chunk),
         *sample_codes(data, represent, e.dci.num_test, r, chunk),
     )
-    metrics |= {
+    metrics = {
         "dci_disentanglement": dci.disentanglement,
         "dci_completeness": dci.completeness,
         "dci_informativeness": dci.informativeness_test,
     }
-    details |= {"dci_importance": dci.importance.tolist(), "dci_informativeness_train": dci.informativeness_train}
-    seconds["dci"] = time.perf_counter() - start
+    return metrics, {"dci_importance": dci.importance.tolist(), "dci_informativeness_train": dci.informativeness_train}
 
-    start = time.perf_counter()
-    r = rng(2)
+
+def _sap(e: EvalParams, data: GroundTruth, represent: Represent, rng: np.random.Generator) -> Scored:
     sap = compute_sap(
-        *sample_codes(data, represent, e.sap.num_train, r, chunk),
-        *sample_codes(data, represent, e.sap.num_test, r, chunk),
+        *sample_codes(data, represent, e.sap.num_train, rng, e.batch_size),
+        *sample_codes(data, represent, e.sap.num_test, rng, e.batch_size),
     )
-    metrics["sap"] = sap.score
-    details["sap_score_matrix"] = sap.score_matrix.tolist()
-    seconds["sap"] = time.perf_counter() - start
+    return {"sap": sap.score}, {"sap_score_matrix": sap.score_matrix.tolist()}
 
-    start = time.perf_counter()
+
+def _factor_vae(e: EvalParams, data: GroundTruth, represent: Represent, rng: np.random.Generator) -> Scored:
     fv = e.factor_vae
-    factor_vae = compute_factor_vae(
-        data,
-        represent,
-        rng(3),
-        fv.batch_size,
-        fv.num_train,
-        fv.num_eval,
-        fv.num_variance_estimate,
-        fv.prune_threshold,
-        chunk,
-    )
-    metrics["factor_vae"] = factor_vae.eval_accuracy
-    details |= {
-        "factor_vae_train_accuracy": factor_vae.train_accuracy,
-        "factor_vae_active_dims": factor_vae.num_active_dims,
-        "factor_vae_votes": factor_vae.votes.tolist(),
+    sizes = (fv.batch_size, fv.num_train, fv.num_eval, fv.num_variance_estimate, fv.prune_threshold)
+    result = compute_factor_vae(data, represent, rng, *sizes, chunk=e.batch_size)
+    return {"factor_vae": result.eval_accuracy}, {
+        "factor_vae_train_accuracy": result.train_accuracy,
+        "factor_vae_active_dims": result.num_active_dims,
+        "factor_vae_votes": result.votes.tolist(),
     }
-    seconds["factor_vae"] = time.perf_counter() - start
 
-    start = time.perf_counter()
+
+def _beta_vae(e: EvalParams, data: GroundTruth, represent: Represent, rng: np.random.Generator) -> Scored:
     bv = e.beta_vae
-    beta_vae = compute_beta_vae(data, represent, rng(4), bv.batch_size, bv.num_train, bv.num_eval, chunk)
-    metrics["beta_vae"] = beta_vae.eval_accuracy
-    details["beta_vae_train_accuracy"] = beta_vae.train_accuracy
-    seconds["beta_vae"] = time.perf_counter() - start
-    details["score_seconds"] = seconds
+    result = compute_beta_vae(data, represent, rng, bv.batch_size, bv.num_train, bv.num_eval, e.batch_size)
+    return {"beta_vae": result.eval_accuracy}, {"beta_vae_train_accuracy": result.train_accuracy}
+
+
+SCORERS = {"dci": _dci, "sap": _sap, "factor_vae": _factor_vae, "beta_vae": _beta_vae}
+"""Each score with its own random stream (offset in the seed), so changing one score's sizes leaves the others."""
+
+
+def disentanglement_scores(
+    params: Params, model: VAE, device: torch.device, only: tuple[str, ...] = tuple(SCORERS)
+) -> Scored:
+    """(metrics, details): the scores named in `only` at the sample sizes of `params.eval`, each timed."""
+    data, represent = dsprites_ground_truth(), encoder_means(model, device)
+    metrics: dict[str, float] = {}
+    details: dict[str, Any] = {"scored_factors": list(SCORED_FACTORS), "score_seconds": {}}
+    for offset, (name, scorer) in enumerate(SCORERS.items(), start=1):
+        if name not in only:
+            continue
+        start = time.perf_counter()
+        rng = np.random.default_rng([params.data.split_seed, offset])
+        more_metrics, more_details = scorer(params.eval, data, represent, rng)
+        metrics |= more_metrics
+        details |= more_details
+        details["score_seconds"][name] = time.perf_counter() - start
     return metrics, details
 
 
@@ -178,5 +168,5 @@ def add_scores(
 def scores_line(metrics: dict[str, Any]) -> str:
     """The evaluate command's second line: the IWAE bound and whichever scores were computed."""
     parts = [f"IWAE {metrics['iwae']:.2f} nats"] if "iwae" in metrics else []
-    parts += [f"{label} {metrics[key]:.3f}" for key, label in SCORE_LABELS.items() if key in metrics]
+    parts += [f"{SCORE_LABELS[key]} {metrics[key]:.3f}" for key in DISENTANGLEMENT_SCORES if key in metrics]
     return "evaluate: " + ", ".join(parts)

@@ -1,4 +1,5 @@
-"""Stage `plot`: reconstructions, prior samples, latent traversals, KL per dimension, training curves."""
+"""Stage `plot`: reconstructions, prior samples, latent traversals, KL per dimension, training curves, and the
+latent introspection figures of pipeline/latents.py."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch
 
 from pipeline import plotting
 from pipeline.artifacts import load_held_out, load_trained
+from pipeline.latents import latent_figures
 from pipeline.params import Params
 from pipeline.paths import Figure, Outputs
 from pipeline.record import record_stage
@@ -71,5 +73,9 @@ def run(params: Params, out: Outputs) -> list[str]:
         out.plots / Figure.TRAINING_CURVES,
     )
     written += [Figure.KL_PER_DIM, Figure.TRAINING_CURVES]
+    held = load_held_out(out)
+    for name, fig in latent_figures(model, to_device(held.images, device), held.factors, details, params, device):
+        plotting.save(fig, out.plots / name)
+        written.append(name)
     record_stage(params, out, "plot")
     return written
