@@ -117,3 +117,60 @@ def elbo_summary(recon: np.ndarray, kl_per_example_dim: np.ndarray) -> dict[str,
     kl_per_dim = np.asarray(kl_per_example_dim, dtype=np.float64).mean(axis=0)
     recon_mean, kl = float(recon.mean()), float(kl_per_dim.sum())
     return {"elbo": -(recon_mean + kl), "recon": recon_mean, "kl": kl, "kl_per_dim": kl_per_dim}
+
+
+def standard_normal_log_density(z: Tensor) -> Tensor:
+    """log N(z; 0, I) summed over the last dim, shape z.shape[:-1]."""
+    z = at_least_float32(z)
+    return -0.5 * (z.square() + math.log(2.0 * math.pi)).sum(dim=-1)
+
+
+def gaussian_log_density(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
+    """log N(z; mu, diag exp(logvar)) summed over the last dim (mu, logvar broadcast against z)."""
+    z, mu, logvar = at_least_float32(z), at_least_float32(mu), at_least_float32(logvar)
+    return -0.5 * ((z - mu).square() * torch.exp(-logvar) + logvar + math.log(2.0 * math.pi)).sum(dim=-1)
+
+
+def iwae_bound(log_px_z: Tensor, log_pz: Tensor, log_qz_x: Tensor) -> Tensor:
+    """Importance-weighted bound (Burda et al., 2016) per example from K samples z_k ~ q(z|x), shape (B,):
+    log (1/K) Σ_k p(x|z_k) p(z_k) / q(z_k|x), computed as logsumexp − log K.
+
+    Inputs are (K, B) log densities in nats. At K = 1 it is the one-sample ELBO estimate; its expectation
+    never falls as K grows and tends to log p(x), so it sits between the ELBO and the true likelihood.
+    """
+    if not (log_px_z.shape == log_pz.shape == log_qz_x.shape) or log_px_z.ndim != 2:
+        raise ValueError(
+            f"log densities must all be (K, B), got {tuple(log_px_z.shape)}, {tuple(log_pz.shape)}, "
+            f"{tuple(log_qz_x.shape)}"
+        )
+    log_w = at_least_float32(log_px_z) + at_least_float32(log_pz) - at_least_float32(log_qz_x)
+    return torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])
+
+
+def importance_log_terms(
+    x: Tensor,
+    mu: Tensor,
+    logvar: Tensor,
+    decode,
+    k: int,
+    generator: torch.Generator | None = None,
+    nll: Callable[[Tensor, Tensor], Tensor] = bernoulli_nll,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """(log p(x|z_k), log p(z_k), log q(z_k|x)), each (K, B), for K samples z_k ~ q(z|x) = N(mu, exp(logvar)).
+
+    `decode` maps latents (n, D) to the decoder's output for x's rows and `nll` reads it as the likelihood
+    (Bernoulli logits by default); samples are drawn and decoded one k at a time, so memory is that of one
+    batch.
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    mu, logvar = at_least_float32(mu), at_least_float32(logvar)
+    std = torch.exp(0.5 * logvar)
+    log_px_z, log_pz, log_qz_x = [], [], []
+    for _ in range(k):
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        z = mu + std * eps
+        log_px_z.append(-nll(decode(z), x))
+        log_pz.append(standard_normal_log_density(z))
+        log_qz_x.append(gaussian_log_density(z, mu, logvar))
+    return torch.stack(log_px_z), torch.stack(log_pz), torch.stack(log_qz_x)

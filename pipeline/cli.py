@@ -109,7 +109,8 @@ def train(params_file: ParamsOption = Path("params.yaml")) -> None:
 @app.command()
 @user_errors
 def evaluate(params_file: ParamsOption = Path("params.yaml")) -> None:
-    """Held-out ELBO, KL per dimension, active units and MIG → eval/metrics.json and MLflow."""
+    """Held-out ELBO, IWAE bound, KL per dimension, active units, MIG, DCI, SAP, FactorVAE and BetaVAE scores
+    → eval/metrics.json and MLflow."""
     params, out = _load(params_file)
     from pipeline.stages import evaluate as stage
 
@@ -119,6 +120,9 @@ def evaluate(params_file: ParamsOption = Path("params.yaml")) -> None:
         f"evaluate: ELBO {m['elbo']:.2f} nats, recon {m['recon']:.2f}, KL {m['kl']:.2f}, "
         f"active units {m['active_units']}, {mig}"
     )
+    from pipeline.scores import scores_line
+
+    typer.echo(scores_line(m))
 
 
 @app.command()

@@ -99,12 +99,38 @@ class TrainParams(_Section):
     checkpoint_minutes: float = Field(default=10.0, ge=0)  # and at least this often; 0: by steps only
 
 
+class SplitScoreParams(_Section):
+    """A score fitted on `num_train` fresh samples and tested on `num_test` more (DCI, SAP)."""
+
+    num_train: int = Field(default=1_000, ge=2)
+    num_test: int = Field(default=500, ge=1)
+
+
+class VotingScoreParams(_Section):
+    """A score over points that each encode a batch of fresh samples (FactorVAE, BetaVAE scores)."""
+
+    batch_size: int = Field(default=64, ge=2)
+    num_train: int = Field(default=300, ge=2)
+    num_eval: int = Field(default=150, ge=1)
+
+
+class FactorVAEScoreParams(VotingScoreParams):
+    num_variance_estimate: int = Field(default=1_000, ge=2)
+    prune_threshold: float = Field(default=0.05, ge=0)
+
+
 class EvalParams(_Section):
     batch_size: int = Field(default=1000, ge=1)
     mig_points: int = Field(default=10_000, ge=2)
     mig_bins: int = Field(default=20, ge=2)
     active_threshold: float = Field(default=0.01, ge=0)
     tc_points: int = Field(default=1000, ge=1)
+    iwae_k: int = Field(default=50, ge=1)
+    iwae_points: int = Field(default=500, ge=1)
+    dci: SplitScoreParams = SplitScoreParams()
+    sap: SplitScoreParams = SplitScoreParams()
+    factor_vae: FactorVAEScoreParams = FactorVAEScoreParams()
+    beta_vae: VotingScoreParams = VotingScoreParams()
 
 
 class PlotParams(_Section):

@@ -20,6 +20,11 @@ class Figure:
     TRAVERSALS = "traversals.png"
     KL_PER_DIM = "kl_per_dim.png"
     TRAINING_CURVES = "training_curves.png"
+    LATENT_TABLE = "latents.png"
+    INTERPOLATIONS = "interpolations.png"
+    LATENT_VS_FACTOR = "latent_vs_factor.png"
+    LATENT_SCATTER = "latent_scatter.png"
+    PRIOR_TRAVERSALS = "prior_traversals.png"
 
 
 @dataclass(frozen=True)

@@ -114,3 +114,91 @@ def save(fig: Figure, path: Path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------ latent introspection
+
+
+def latent_table(
+    strips: np.ndarray,
+    dims: Sequence[int],
+    kl: Sequence[float],
+    active: Sequence[bool],
+    carries: Sequence[str],
+    values: np.ndarray,
+    beta: float,
+) -> Figure:
+    """One row per latent (by KL, high to low): its KL, whether it is active, the factor it carries most
+    (normalised MI) and its traversal strip. strips: (n_dims, steps, h, w)."""
+    n_dims, steps, h, w = strips.shape
+    mosaic = _tile(strips.reshape(n_dims * steps, h, w), columns=steps)
+    fig, ax = _mosaic_figure(mosaic, f"Latents by KL, β = {beta:g}: KL · active · factor carried most (I/H)")
+    ax.set_yticks([1 + i * (h + 1) + h / 2 for i in range(n_dims)])
+    labels = [
+        f"z{d}  KL {k:5.2f}  {'active  ' if a else 'inactive'}  {c}" for d, k, a, c in zip(dims, kl, active, carries)
+    ]
+    ax.set_yticklabels(labels, fontsize=8, family="monospace")
+    ax.set_xticks([1 + i * (w + 1) + w / 2 for i in range(steps)])
+    ax.set_xticklabels([f"{v:+.1f}" for v in values], fontsize=7)
+    ax.set_xlabel("traversal: offset from a held-out image's posterior mean", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def interpolations(rows: np.ndarray, beta: float) -> Figure:
+    """rows: (pairs, steps, h, w), each row decoded along the straight line between two held-out codes."""
+    pairs, steps, h, w = rows.shape
+    fig, ax = _mosaic_figure(
+        _tile(rows.reshape(pairs * steps, h, w), columns=steps),
+        f"Interpolation between held-out pairs in latent space (posterior means), β = {beta:g}",
+    )
+    ax.set_xticks([1 + i * (w + 1) + w / 2 for i in range(steps)])
+    ax.set_xticklabels([f"{t:.2f}" for t in np.linspace(0, 1, steps)], fontsize=7)
+    ax.set_xlabel("t: code = (1 − t)·μ(first) + t·μ(second)", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def latent_vs_factor(
+    curves: np.ndarray, spread: np.ndarray, dims: Sequence[int], factor_names: Sequence[str], beta: float
+) -> Figure:
+    """Mean code of each latent (rows) against each factor's class (columns), ± its std over the other
+    factors (Chen et al. 2018, Fig. 5). curves, spread: (n_dims, n_factors) lists of per-class arrays."""
+    n_dims, n_factors = len(dims), len(factor_names)
+    fig, axes = plt.subplots(
+        n_dims, n_factors, figsize=(1.9 * n_factors + 0.8, 1.3 * n_dims + 0.9), squeeze=False, sharey="row"
+    )
+    for i, dim in enumerate(dims):
+        for j, name in enumerate(factor_names):
+            ax = axes[i][j]
+            mean, std = np.asarray(curves[i][j]), np.asarray(spread[i][j])
+            x = np.arange(len(mean))
+            ax.plot(x, mean, color="tab:blue", lw=1.2)
+            ax.fill_between(x, mean - std, mean + std, color="tab:blue", alpha=0.2, lw=0)
+            ax.tick_params(labelsize=6)
+            if i == 0:
+                ax.set_title(name, fontsize=8)
+            if j == 0:
+                ax.set_ylabel(f"z{dim}", fontsize=8)
+            if i == n_dims - 1:
+                ax.set_xlabel("class", fontsize=7)
+    fig.suptitle(f"Mean code of each active latent against each factor (± std), β = {beta:g}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def latent_scatter(
+    codes: np.ndarray, pair: Sequence[int], factors: np.ndarray, factor_names: Sequence[str], beta: float
+) -> Figure:
+    """The two highest-KL latents of held-out codes, one panel per factor, points coloured by its class."""
+    n = len(factor_names)
+    fig, axes = plt.subplots(1, n, figsize=(2.7 * n + 0.6, 3.0), squeeze=False)
+    for j, (ax, name) in enumerate(zip(axes[0], factor_names)):
+        ax.scatter(codes[:, 0], codes[:, 1], c=factors[:, j], s=3, cmap="viridis", alpha=0.7, linewidths=0)
+        ax.set_title(f"colour: {name}", fontsize=8)
+        ax.set_xlabel(f"z{pair[0]}", fontsize=8)
+        ax.tick_params(labelsize=6)
+    axes[0][0].set_ylabel(f"z{pair[1]}", fontsize=8)
+    fig.suptitle(f"The two highest-KL latents of held-out images, β = {beta:g}", fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -35,6 +35,7 @@ from pipeline.report_data import (
     group_slug,
     kl_rank_matrix,
     normalised_mutual_information,
+    score_sentences,
     summary_csv_rows,
     summary_sentences,
 )
@@ -49,6 +50,13 @@ from pipeline.report_runs import FoundRuns, find_runs
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+
+
+SCORE_FIGURES = {  # figure key → metrics shown side by side against β
+    "bounds": ("elbo", "iwae"),
+    "dci": ("dci_disentanglement", "dci_completeness", "dci_informativeness"),
+    "scores": ("sap", "factor_vae", "beta_vae"),
+}
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,7 @@ def _draw_figures(rows: Sequence[BetaRow], runs: Sequence[RunRecord], work: Path
     betas = [row.beta for row in rows]
     means = {m: [row.stats[m].mean for row in rows] for m in METRICS}
     stds = {m: [row.stats[m].std for row in rows] for m in METRICS}
+    intervals = {m: [(row.stats[m].low, row.stats[m].high) for row in rows] for m in METRICS}
     points = {m: [(r.beta, r.metric(m)) for r in runs if math.isfinite(r.metric(m))] for m in METRICS}
     figures: dict[str, str] = {}
 
@@ -119,7 +128,7 @@ def _draw_figures(rows: Sequence[BetaRow], runs: Sequence[RunRecord], work: Path
         figures[key] = relative
 
     if any(points[m] for m in ("elbo", "recon", "kl")):
-        save("terms", rf.metric_against_beta(["elbo", "recon", "kl"], betas, means, stds, points))
+        save("terms", rf.metric_against_beta(["elbo", "recon", "kl"], betas, means, stds, points, intervals=intervals))
     rd = [
         (r.beta, r.metric("recon"), r.metric("kl"))
         for r in runs
@@ -129,7 +138,16 @@ def _draw_figures(rows: Sequence[BetaRow], runs: Sequence[RunRecord], work: Path
         save("rate_distortion", rf.rate_distortion(rd))
     for metric in ("mig", "active_units"):
         if points[metric]:
-            save(metric, rf.metric_against_beta([metric], betas, means, stds, points, width_per_panel=5.6, height=4.2))
+            save(
+                metric,
+                rf.metric_against_beta(
+                    [metric], betas, means, stds, points, width_per_panel=5.6, height=4.2, intervals=intervals
+                ),
+            )
+    for key, panels in SCORE_FIGURES.items():
+        shown = [m for m in panels if points[m]]
+        if shown:
+            save(key, rf.metric_against_beta(shown, betas, means, stds, points, intervals=intervals))
     heat_betas, matrix, counts = kl_rank_matrix(rows)
     if heat_betas:
         save("kl_heatmap", rf.kl_rank_heatmap(heat_betas, matrix, counts))
@@ -187,7 +205,7 @@ def _write_page(found: FoundRuns, runs: list[RunRecord], work: Path) -> tuple[li
     all_runs, runs = runs, [run for run in runs if primary is None or run.objective == primary]
     rows = aggregate(runs)
     best = best_run(runs)
-    sentences = summary_sentences(rows, best)
+    sentences = summary_sentences(rows, best) + score_sentences(rows)
     scratch = work / ".downloads"
     figures = _draw_figures(rows, runs, work)
     if primary is not None or any(run.objective != DEFAULT_OBJECTIVE for run in all_runs):

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.report_stats import LEVEL, MIN_SEEDS, Interval, bootstrap_ci, supported_trend
+from pipeline.score_names import DISENTANGLEMENT_SCORES, SCORE_LABELS
 from pipeline.tracking import EXPERIMENT_NAME
 
 METRICS = ("elbo", "recon", "kl", "mig", "active_units")
@@ -25,6 +27,11 @@ METRIC_NAMES = {
     "mig": "MIG",
     "active_units": "active units",
 }
+# The IWAE bound and the disentanglement scores besides MIG (pipeline/scores.py), reported like the above.
+SCORES = tuple(SCORE_LABELS)
+METRICS += SCORES
+METRIC_NAMES |= SCORE_LABELS
+UNIT_SCORES = ("mig", *DISENTANGLEMENT_SCORES)  # scores on [0, 1], shown with 3 decimals
 
 _EPOCH = datetime.fromtimestamp(0, tz=UTC)
 
@@ -83,11 +90,14 @@ class RunRecord:
 
 @dataclass(frozen=True)
 class Stat:
-    """Mean and sample standard deviation (ddof 1; NaN for fewer than 2 values) over `n` finite values."""
+    """Mean and sample standard deviation (ddof 1; NaN for fewer than 2 values) over `n` finite values, and
+    the 95% percentile-bootstrap interval of the mean (`low`, `high`; NaN for fewer than 2 values)."""
 
     mean: float
     std: float
     n: int
+    low: float = math.nan
+    high: float = math.nan
 
     @classmethod
     def of(cls, values: Iterable[float]) -> Stat:
@@ -97,7 +107,7 @@ class Stat:
             return cls(math.nan, math.nan, 0)
         mean = math.fsum(finite) / n
         std = math.sqrt(math.fsum((v - mean) ** 2 for v in finite) / (n - 1)) if n > 1 else math.nan
-        return cls(mean, std, n)
+        return cls(mean, std, n, *bootstrap_ci(finite))
 
 
 @dataclass(frozen=True)
@@ -191,7 +201,7 @@ def _b(beta: float) -> str:
 def fmt_value(metric: str, value: float) -> str:
     if not math.isfinite(value):
         return "n/a"
-    if metric == "mig":
+    if metric in UNIT_SCORES:
         return f"{value:.3f}"
     if metric == "active_units":
         return f"{value:.1f}".removesuffix(".0")
@@ -203,7 +213,8 @@ def fmt_stat(metric: str, stat: Stat) -> str:
         return "–"
     if stat.n == 1:
         return fmt_value(metric, stat.mean)
-    return f"{fmt_value(metric, stat.mean)} ± {fmt_value(metric, stat.std)}"
+    ci = f" [{fmt_value(metric, stat.low)}, {fmt_value(metric, stat.high)}]" if math.isfinite(stat.low) else ""
+    return f"{fmt_value(metric, stat.mean)} ± {fmt_value(metric, stat.std)}{ci}"
 
 
 _SUBJECTS = {  # subject, plural, unit
@@ -346,6 +357,8 @@ def summary_csv_rows(rows: Sequence[BetaRow]) -> list[dict[str, str]]:
             record[f"{metric}_mean"] = _csv_float(stat.mean)
             record[f"{metric}_std"] = _csv_float(stat.std)
             record[f"{metric}_n"] = str(stat.n)
+            record[f"{metric}_ci_low"] = _csv_float(stat.low)
+            record[f"{metric}_ci_high"] = _csv_float(stat.high)
         out.append(record)
     return out
 
@@ -362,3 +375,46 @@ def group_runs(runs: Iterable[RunRecord]) -> dict[tuple[str, str, str], list[Run
 def group_slug(group: tuple[str, str, str]) -> str:
     """A folder name for a group's report page: `digits-mlp-continuous_bernoulli`."""
     return "-".join(re.sub(r"[^A-Za-z0-9_.]+", "_", part) for part in group)
+
+
+def seed_warning(rows: Sequence[BetaRow]) -> str | None:
+    """A sentence naming the βs with fewer than MIN_SEEDS seeds, whose intervals say little; None if none."""
+    few = [row for row in rows if len(row.seeds) < MIN_SEEDS]
+    if not few:
+        return None
+    listed = ", ".join(f"{_b(row.beta)} ({len(row.seeds)})" for row in few)
+    return (
+        f"Warning: fewer than {MIN_SEEDS} seeds at {listed}: intervals there are missing (1 seed) or little more "
+        f"than the range of the values (2 seeds); add seeds with `vae-pipe sweep --seed 0,1,2`."
+    )
+
+
+def score_trend_sentence(rows: Sequence[BetaRow], metric: str) -> str | None:
+    """ "<metric> grows/falls with β" only where the 95% intervals at the smallest and largest β separate;
+    otherwise a sentence saying the data do not support a trend, and why."""
+    points = [Interval(row.beta, s.mean, s.low, s.high, s.n) for row in rows for s in [row.stats[metric]]]
+    found = supported_trend(metric, points)
+    if found is None:
+        return None
+    name, first, last = METRIC_NAMES[metric], found.first, found.last
+    ends = (
+        f"{fmt_value(metric, first.mean)} at {_b(first.beta)} (n={first.n}) vs "
+        f"{fmt_value(metric, last.mean)} at {_b(last.beta)} (n={last.n})"
+    )
+    if found.direction is not None:
+        verb = "grows" if found.direction == "rises" else "falls"
+        return (
+            f"{name} {verb} with β: {ends}; the {LEVEL:.0%} bootstrap intervals over seeds "
+            f"[{fmt_value(metric, first.low)}, {fmt_value(metric, first.high)}] and "
+            f"[{fmt_value(metric, last.low)}, {fmt_value(metric, last.high)}] do not overlap."
+        )
+    return f"{name}: no trend with β is claimed ({found.reason}): {ends}."
+
+
+def score_sentences(rows: Sequence[BetaRow]) -> list[str]:
+    """The seed warning, then one interval-checked trend sentence per score (MIG, the others, IWAE)."""
+    text = [warning] if (warning := seed_warning(rows)) else []
+    for metric in ("mig", *DISENTANGLEMENT_SCORES, "iwae"):
+        if (sentence := score_trend_sentence(rows, metric)) is not None:
+            text.append(sentence)
+    return text

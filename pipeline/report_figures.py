@@ -22,6 +22,13 @@ LABELS = {
     "kl": f"KL(q(z|x) ‖ p(z)) [{NATS}]",
     "mig": "MIG [fraction of factor entropy, 0–1]",
     "active_units": "active units [latent dimensions]",
+    "iwae": f"IWAE bound [{NATS}]",
+    "dci_disentanglement": "DCI disentanglement [0–1]",
+    "dci_completeness": "DCI completeness [0–1]",
+    "dci_informativeness": "DCI informativeness [test accuracy]",
+    "sap": "SAP [accuracy gap]",
+    "factor_vae": "FactorVAE score [accuracy]",
+    "beta_vae": "BetaVAE score [accuracy]",
 }
 TITLES = {
     "elbo": "ELBO (higher is better)",
@@ -29,6 +36,13 @@ TITLES = {
     "kl": "KL (rate)",
     "mig": "Mutual information gap (disentanglement)",
     "active_units": "Active latent units",
+    "iwae": "IWAE bound (higher is better)",
+    "dci_disentanglement": "DCI disentanglement",
+    "dci_completeness": "DCI completeness",
+    "dci_informativeness": "DCI informativeness",
+    "sap": "SAP score",
+    "factor_vae": "FactorVAE score",
+    "beta_vae": "BetaVAE score",
 }
 MEAN_COLOR = "tab:blue"
 RUN_COLOR = "0.35"
@@ -66,6 +80,7 @@ def _against_beta(
     means: Sequence[float],
     stds: Sequence[float],
     run_points: Sequence[tuple[float, float]],
+    interval: Sequence[tuple[float, float]] | None = None,
 ) -> None:
     if run_points:
         xs, ys = zip(*run_points)
@@ -86,6 +101,11 @@ def _against_beta(
     if finite.any():
         x = np.asarray(betas, dtype=float)[finite]
         err = np.nan_to_num(np.asarray(stds, dtype=float)[finite], nan=0.0)
+        label = "mean ± std over seeds"
+        if interval is not None:  # asymmetric bars: the bootstrap interval of the mean (none for one seed)
+            bounds = np.asarray(interval, dtype=float)[finite]
+            err = np.nan_to_num(np.abs(bounds.T - means_arr[finite]), nan=0.0)
+            label = "mean, 95% bootstrap CI over seeds"
         ax.errorbar(
             x,
             means_arr[finite],
@@ -96,7 +116,7 @@ def _against_beta(
             lw=1.5,
             ms=5,
             zorder=3,
-            label="mean ± std over seeds",
+            label=label,
         )
     _beta_axis(ax, betas)
     ax.set_ylabel(LABELS[metric])
@@ -111,11 +131,14 @@ def metric_against_beta(
     run_points: Mapping[str, Sequence[tuple[float, float]]],
     width_per_panel: float = 4.3,
     height: float = 3.7,
+    intervals: Mapping[str, Sequence[tuple[float, float]]] | None = None,
 ) -> Figure:
-    """One panel per metric: mean ± std over seeds per β, every run as a faint ring."""
+    """One panel per metric: mean ± std over seeds per β (or the mean and its interval, where `intervals`
+    has the metric), every run as a faint ring."""
     fig, axes = plt.subplots(1, len(metrics), figsize=(width_per_panel * len(metrics) + 0.4, height), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
-        _against_beta(ax, metric, betas, means[metric], stds[metric], run_points.get(metric, ()))
+        interval = intervals.get(metric) if intervals else None
+        _against_beta(ax, metric, betas, means[metric], stds[metric], run_points.get(metric, ()), interval)
     axes[0][0].legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig

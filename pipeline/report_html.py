@@ -19,7 +19,19 @@ RUN_FIGURE_TITLES = {  # the plot stage's figures shown per β, in this order
     Figure.RECONSTRUCTIONS: "Reconstructions",
     Figure.SAMPLES: "Prior samples",
     Figure.TRAVERSALS: "Latent traversals",
+    Figure.LATENT_TABLE: "Latents: KL, active, factor carried, traversal",
+    Figure.INTERPOLATIONS: "Interpolations between held-out pairs",
+    Figure.LATENT_VS_FACTOR: "Latent vs factor",
+    Figure.LATENT_SCATTER: "Two highest-KL latents by factor",
+    Figure.PRIOR_TRAVERSALS: "Traversals from the prior",
 }
+INTROSPECTION_FIGURES = (  # shown in a second row per β
+    Figure.LATENT_TABLE,
+    Figure.INTERPOLATIONS,
+    Figure.LATENT_VS_FACTOR,
+    Figure.LATENT_SCATTER,
+    Figure.PRIOR_TRAVERSALS,
+)
 RUN_FIGURES = tuple(RUN_FIGURE_TITLES)
 TEMPLATE = "report.html.j2"
 
@@ -88,6 +100,7 @@ def render_html(
             metric_names=METRIC_NAMES,
             run_figure_titles=RUN_FIGURE_TITLES,
             figure_names=Figure,
+            introspection_figures=INTROSPECTION_FIGURES,
             summary_csv=SUMMARY_CSV,
         )
     )

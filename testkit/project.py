@@ -26,7 +26,16 @@ TINY_PARAMS = {
     "data": {"subsample": 3000, "test_size": 600},
     "model": {"hidden_dim": 32},
     "train": {"steps": 30, "batch_size": 32, "log_every": 5, "device": "cpu"},
-    "eval": {"batch_size": 200, "mig_points": 600},
+    "eval": {
+        "batch_size": 200,
+        "mig_points": 600,
+        "iwae_k": 4,
+        "iwae_points": 100,
+        "dci": {"num_train": 100, "num_test": 50},
+        "sap": {"num_train": 100, "num_test": 50},
+        "factor_vae": {"batch_size": 8, "num_train": 50, "num_eval": 25, "num_variance_estimate": 200},
+        "beta_vae": {"batch_size": 8, "num_train": 50, "num_eval": 25},
+    },
     "plot": {"n_images": 4, "n_samples": 16, "traversal_steps": 5},
 }
 

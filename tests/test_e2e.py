@@ -11,6 +11,7 @@ from testkit.project import exp_rows, mlflow_runs
 pytestmark = pytest.mark.e2e
 
 FIGURES = {"reconstructions.png", "samples.png", "traversals.png", "kl_per_dim.png", "training_curves.png"}
+FIGURES |= {"latents.png", "prior_traversals.png", "interpolations.png", "latent_vs_factor.png", "latent_scatter.png"}
 
 
 def test_repro_noop_and_exp_run_are_tracked(make_project):
@@ -24,6 +25,8 @@ def test_repro_noop_and_exp_run_are_tracked(make_project):
     assert {"elbo", "recon", "kl", "loss", "active_units", "mig", "kl_dim", "mig_gap"} <= metrics.keys()
     assert metrics["elbo"] == pytest.approx(-(metrics["recon"] + metrics["kl"]))
     assert len(metrics["kl_dim"]) == 10
+    scores = {"iwae", "dci_disentanglement", "dci_completeness", "dci_informativeness", "sap", "factor_vae", "beta_vae"}
+    assert scores <= metrics.keys()
     assert {p.name for p in (root / "plots").iterdir()} == FIGURES
     assert "step,loss,recon,kl" in (root / "models/curves.csv").read_text()
     # Stage outputs are DVC's, not git's.
@@ -40,6 +43,7 @@ def test_repro_noop_and_exp_run_are_tracked(make_project):
     assert {4.0, 8.0} <= betas
     for row in rows:
         assert isinstance(row.get("mig"), float) and isinstance(row.get("elbo"), float), row
+        assert isinstance(row.get("sap"), float) and isinstance(row.get("iwae"), float), row
     exp_names = {row.get("Experiment") for row in rows if row.get("beta") == 8.0} - {None, ""}
     assert exp_names, rows
 
@@ -47,6 +51,7 @@ def test_repro_noop_and_exp_run_are_tracked(make_project):
     assert sorted(float(run.data.params["beta"]) for run in runs) == [4.0, 8.0]
     for run in runs:
         assert {"elbo", "mig", "kl", "active_units", "kl_dim.z0", "mig_gap.shape"} <= run.data.metrics.keys()
+        assert scores <= run.data.metrics.keys()
         assert run.data.params["train.steps"] == "30"
         assert run.data.tags.get("git.commit")
         history = client.get_metric_history(run.info.run_id, "train.loss")

@@ -19,6 +19,7 @@ def test_key_follows_every_declared_input_and_nothing_else(make_project):
     assert set(described["params"]) == {"beta", "seed", "data", "model", "objective", "train", "eval", "plot"} | {
         "data.dataset",
         "data.split_seed",
+        "eval.batch_size",
         "model.objective",
         "train.steps",
     }  # every params entry a stage declares in dvc.yaml

@@ -1,4 +1,5 @@
-"""Stage `evaluate`: held-out ELBO terms, KL per latent dimension, active units and (with factors) MIG."""
+"""Stage `evaluate`: held-out ELBO terms, KL per latent dimension, active units, the KL's parts and (with
+factors) MIG; the IWAE bound and the other disentanglement scores come from pipeline/scores.py."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pipeline.configs import objective
 from pipeline.params import Params
 from pipeline.paths import Outputs, write_text_atomic
 from pipeline.record import record_stage
+from pipeline.scores import add_scores
 from vae.batches import iterate, to_device
 from vae.datasets import dataset_info
 from vae.model import VAE
@@ -108,9 +110,10 @@ def run(params: Params, out: Outputs) -> dict[str, Any]:
     device = pick_device(params.train.device)
     held_out = load_held_out(out)
     model = load_trained(out, device)
-    encoded = encode_held_out(model, to_device(held_out.images, device), params.eval.batch_size)
-    recon, kl_dims, means, logvars = encoded
+    images = to_device(held_out.images, device)
+    recon, kl_dims, means, logvars = encode_held_out(model, images, params.eval.batch_size)
     metrics, details = summarise(params, recon, kl_dims, means, held_out.factors, logvars)
+    metrics, details = add_scores(params, model, device, images, metrics, details)
     details["likelihood"] = model.config.likelihood  # the ELBO's likelihood: never compared across likelihoods
     write_text_atomic(out.details, json.dumps(details, indent=1) + "\n")
     write_text_atomic(out.metrics, json.dumps(metrics, indent=2) + "\n")

@@ -1,4 +1,5 @@
-"""Stage `plot`: reconstructions, prior samples, latent traversals, KL per dimension, training curves."""
+"""Stage `plot`: reconstructions, prior samples, latent traversals, KL per dimension, training curves, and the
+latent introspection figures of pipeline/latents.py."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch
 
 from pipeline import plotting
 from pipeline.artifacts import load_held_out, load_trained
+from pipeline.latents import decoded, latent_figures, pixels
 from pipeline.objective_labels import describe_objective
 from pipeline.params import Params
 from pipeline.paths import Figure, Outputs
@@ -18,17 +20,6 @@ from vae.model import VAE
 from vae.seeding import pick_device, seed_everything
 
 
-def _pixels(x: torch.Tensor) -> np.ndarray:
-    """(B, C, H, W) in [0, 1] → (B, H, W) grey or (B, H, W, C) colour, as matplotlib shows them."""
-    x = x.float().cpu()
-    return (x.squeeze(1) if x.shape[1] == 1 else x.permute(0, 2, 3, 1)).numpy()
-
-
-def _decoded(model: VAE, z: torch.Tensor) -> np.ndarray:
-    """The images the decoder's output stands for under the model's likelihood."""
-    return _pixels(model.likelihood.mean(model.decode(z)))
-
-
 @torch.inference_mode()
 def model_figures(model: VAE, held_out: torch.Tensor, kl_per_dim: list[float], params: Params, device: torch.device):
     p = params.plot
@@ -36,11 +27,11 @@ def model_figures(model: VAE, held_out: torch.Tensor, kl_per_dim: list[float], p
     mu, _ = model.encode(x)
     yield (
         Figure.RECONSTRUCTIONS,
-        plotting.reconstructions(_pixels(x), _decoded(model, mu), params.beta),
+        plotting.reconstructions(pixels(x), decoded(model, mu), params.beta),
     )
 
     z = torch.randn(p.n_samples, model.config.latent_dim, device=device)
-    yield Figure.SAMPLES, plotting.samples(_decoded(model, z), params.beta)
+    yield Figure.SAMPLES, plotting.samples(decoded(model, z), params.beta)
 
     order = np.argsort(kl_per_dim)[::-1]
     values = np.linspace(-p.traversal_range, p.traversal_range, p.traversal_steps)
@@ -49,7 +40,7 @@ def model_figures(model: VAE, held_out: torch.Tensor, kl_per_dim: list[float], p
     for dim in order:
         codes = base.clone()
         codes[:, dim] += torch.as_tensor(values, dtype=codes.dtype, device=device)
-        rows.append(_decoded(model, codes))
+        rows.append(decoded(model, codes))
     yield (
         Figure.TRAVERSALS,
         plotting.traversals(np.stack(rows), order.tolist(), [kl_per_dim[d] for d in order], values, params.beta),
@@ -80,5 +71,10 @@ def run(params: Params, out: Outputs) -> list[str]:
         out.plots / Figure.TRAINING_CURVES,
     )
     written += [Figure.KL_PER_DIM, Figure.TRAINING_CURVES]
+    held = load_held_out(out)
+    if held.factors is not None and "mutual_info" in details:  # introspection against ground-truth factors
+        for name, fig in latent_figures(model, to_device(held.images, device), held.factors, details, params, device):
+            plotting.save(fig, out.plots / name)
+            written.append(name)
     record_stage(params, out, "plot")
     return written
