@@ -213,10 +213,10 @@ class ModelRun:
                         mlflow_client.delete_run(mine)
                 if found and found[0].info.run_id == mine and not running:
                     mlflow_client.set_terminated(mine, "FINISHED")
-        run = cls(mlflow_client, found[0].info.run_id)
+            run = cls(mlflow_client, found[0].info.run_id)
+            run.log_params(params.flat())  # under the lock: writers of one new run never race on its params
         if running and found[0].info.status != "RUNNING":
             mlflow_client.update_run(run.run_id, status="RUNNING")
-        run.log_params(params.flat())
         run.set_tags({**run_tags(), **(tags or {})})
         return run
 
@@ -246,7 +246,14 @@ class ModelRun:
                 fresh.append(Param(key, text))
             elif logged[key] != text:
                 changed[f"params.changed.{key}"] = text
-        self.client.log_batch(self.run_id, params=fresh)  # MLflow splits it into allowed batch sizes
+        try:
+            self.client.log_batch(self.run_id, params=fresh)  # MLflow splits it into allowed batch sizes
+        except Exception:
+            # Another process logged the same params first (write-once: a unique-key error): fine when
+            # every one of ours is now there with our value.
+            now = self._current().params
+            if any(now.get(param.key) != param.value for param in fresh):
+                raise
         self.set_tags(changed)
 
     def set_tags(self, tags: Mapping[str, str]) -> None:

@@ -24,6 +24,7 @@ from metrics import (
     mutual_info_matrix,
     posterior_mean_variance,
 )
+from testkit.batches import random_vae_batch
 
 DSPRITES_SIZES = (1, 3, 6, 40, 32, 32)  # colour (constant), shape, scale, orientation, posX, posY
 
@@ -143,17 +144,8 @@ def test_bernoulli_nll_bf16_logits_give_float32():
     torch.testing.assert_close(got, bernoulli_nll(logits.float(), x))
 
 
-def _batch(seed: int = 0, b: int = 6):
-    g = torch.Generator().manual_seed(seed)
-    logits = torch.randn(b, 1, 16, 16, generator=g)
-    x = (torch.rand(b, 1, 16, 16, generator=g) > 0.7).float()
-    mu = torch.randn(b, 10, generator=g)
-    logvar = torch.randn(b, 10, generator=g) * 0.5
-    return logits, x, mu, logvar
-
-
 def test_elbo_terms():
-    logits, x, mu, logvar = _batch()
+    logits, x, mu, logvar = random_vae_batch()
     t = elbo_terms(logits, x, mu, logvar)
     assert set(t) == {"recon", "kl", "elbo"}
     for v in t.values():
@@ -165,7 +157,7 @@ def test_elbo_terms():
 
 
 def test_elbo_terms_reject_mismatched_batches():
-    logits, x, mu, logvar = _batch()
+    logits, x, mu, logvar = random_vae_batch()
     with pytest.raises(ValueError, match="batch"):
         elbo_terms(logits, x, mu[:3], logvar[:3])
 

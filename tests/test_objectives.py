@@ -8,16 +8,8 @@ import pytest
 import torch
 
 from metrics import elbo_terms
+from testkit.batches import random_vae_batch
 from vae.objectives import AnnealedCapacity, BetaTCVAE, BetaVAE, Discriminator, FactorVAE
-
-
-def _batch(seed: int = 0, b: int = 6):
-    g = torch.Generator().manual_seed(seed)
-    logits = torch.randn(b, 1, 16, 16, generator=g)
-    x = (torch.rand(b, 1, 16, 16, generator=g) > 0.7).float()
-    mu = torch.randn(b, 10, generator=g)
-    logvar = torch.randn(b, 10, generator=g) * 0.5
-    return logits, x, mu, logvar
 
 
 def test_beta_vae_hand_computed_on_one_pixel():
@@ -33,7 +25,7 @@ def test_beta_vae_hand_computed_on_one_pixel():
 
 
 def test_beta_vae_beta_zero_and_linearity():
-    logits, x, mu, logvar = _batch()
+    logits, x, mu, logvar = random_vae_batch()
     t = elbo_terms(logits, x, mu, logvar)
     zero = BetaVAE(beta=0.0).terms(logits, x, mu, logvar)
     assert all(value.shape == () for value in zero.values())
@@ -52,7 +44,7 @@ def test_beta_vae_beta_zero_and_linearity():
 
 
 def test_beta_vae_backprops_and_validates():
-    logits, x, mu, logvar = _batch()
+    logits, x, mu, logvar = random_vae_batch()
     for t in (logits, mu, logvar):
         t.requires_grad_(True)
     BetaVAE(beta=4.0).terms(logits, x, mu, logvar)["loss"].backward()
@@ -89,7 +81,7 @@ def test_capacity_gradient_pushes_kl_towards_c(step, sign):
 
 
 def test_tc_vae_hand_computed_and_weights():
-    logits, x, mu, logvar = _batch(b=6)
+    logits, x, mu, logvar = random_vae_batch(b=6)
     z = mu + 0.3
     objective = BetaTCVAE(alpha=0.5, beta=6.0, gamma=2.0, dataset_size=1000, sampling="mws")
     terms = objective.terms(logits, x, mu, logvar, z=z)
@@ -155,7 +147,7 @@ def test_factor_vae_hand_computed_terms_and_discriminator_step():
 
 def test_factor_vae_state_round_trips():
     a = FactorVAE(gamma=1.0, discriminator=Discriminator(3, 8, 2), lr=1e-3, betas=(0.5, 0.9))
-    logits, x, mu, logvar = _batch(b=6)
+    logits, x, mu, logvar = random_vae_batch(b=6)
     a.terms(logits, x, mu[:, :3], logvar[:, :3], z=mu[:, :3])
     a.after_step()
     b = FactorVAE(gamma=1.0, discriminator=Discriminator(3, 8, 2), lr=1e-3, betas=(0.5, 0.9))

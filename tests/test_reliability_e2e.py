@@ -36,7 +36,7 @@ def test_divergence_stops_with_the_step_named_and_no_model(make_project):
 def test_a_bad_store_stops_before_training_and_keeps_earlier_outputs(make_project):
     project = make_project()
     project.run("vae-pipe", "prepare")
-    dataset = (project.root / "data" / "dsprites.npz").read_bytes()
+    dataset = (project.root / "data" / "dataset.npz").read_bytes()
     project.env["MLFLOW_TRACKING_URI"] = "http://127.0.0.1:9"
     started = time.monotonic()
     done = project.run("vae-pipe", "train", check=False)
@@ -47,7 +47,7 @@ def test_a_bad_store_stops_before_training_and_keeps_earlier_outputs(make_projec
     ]
     assert time.monotonic() - started < 60
     assert not (project.root / "models").exists()
-    assert (project.root / "data" / "dsprites.npz").read_bytes() == dataset
+    assert (project.root / "data" / "dataset.npz").read_bytes() == dataset
 
 
 def test_experiments_differing_only_in_eval_params_get_two_runs(make_project):
