@@ -29,7 +29,7 @@ test: $(STAMP) system-deps lint
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not e2e and not browser and not slow"
+	$(BIN)/python -m pytest -q -n 2 -m "not e2e and not browser and not slow"
 
 # ruff (lint + format check) and the import-layer contract (pipeline → vae → metrics, pyproject.toml).
 lint: $(STAMP)

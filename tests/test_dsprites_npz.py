@@ -244,6 +244,7 @@ def test_corrupt_member_is_caught(tmp_path: Path) -> None:
 # --- the full dataset (the one slow test: ~7 s) -----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_full_dataset_write_and_packed_load(tmp_path: Path) -> None:
     path = tmp_path / "dsprites.npz"
     assert write_dsprites(path) == N_IMAGES  # speed is measured by the benchmark, not asserted here

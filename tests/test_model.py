@@ -71,6 +71,7 @@ def test_training_lowers_the_loss():
     assert curve[-1].terms["loss"] < 0.5 * curve[0].terms["loss"]
 
 
+@pytest.mark.slow
 def test_compiled_training_trains_the_model_itself():
     torch._dynamo.reset()
     torch._dynamo.utils.counters.clear()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from pipeline.configs import model_config
@@ -27,6 +28,7 @@ def test_dsprites_ground_truth_renders_the_asked_factors():
     np.testing.assert_array_equal(data.observations(factors, rng), render_images(SPACE.index_of(classes)))
 
 
+@pytest.mark.slow
 def test_add_scores_on_a_tiny_model():
     params = Params.model_validate({"eval": TINY_PARAMS["eval"], "model": TINY_PARAMS["model"]})
     torch.manual_seed(0)

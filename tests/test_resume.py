@@ -86,6 +86,7 @@ def test_batch_order_resumes_mid_epoch():
     assert head + stream(second, 3) == full
 
 
+@pytest.mark.slow
 def test_sigkill_twice_then_resume_gives_the_uninterrupted_weights(tmp_path, one_thread):
     reference, reference_curve = _tiny_module()(None, STEPS)
     folder = tmp_path / "ckpt"
