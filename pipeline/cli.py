@@ -190,7 +190,6 @@ def sweep(
 
     from pipeline import sweep as runner
     from pipeline.paths import repo_root
-    from pipeline.sweep_stop import stop_idle_workers
     from pipeline.sweep_view import SweepView
 
     raw, grid = _grid_from_options(params_file, beta, seed, set_)
@@ -211,7 +210,8 @@ def sweep(
             update(states)
     except KeyboardInterrupt:
         _interrupted_sweep(root, states, leave_running)
-    stop_idle_workers(root)
+    # Workers exit by themselves a few seconds after the queue drains; a shutdown broadcast at this point
+    # sometimes left a worker hanging (and with it DVC's forked watcher holding this command's output open).
     failed = [s for s in states if s.state in (runner.FAILED, runner.INVALID)]
     view.print_failures(failed)
     if failed:
