@@ -15,7 +15,7 @@ from pipeline.sweep_view import SweepView
 from pipeline.tracking import check_store, client
 
 
-def test_running_trainings_reads_the_latest_curve_point_of_running_runs(tmp_path, monkeypatch):
+def test_running_trainings_reads_the_latest_curve_point_of_each_points_run(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     experiment = check_store(tmp_path)
     mlflow = client(tmp_path)
@@ -28,9 +28,16 @@ def test_running_trainings_reads_the_latest_curve_point_of_running_runs(tmp_path
     mlflow.log_metric(finished, "train.images_per_s", 1.0, step=5)
     mlflow.set_terminated(finished, "FINISHED")
 
+    mlflow.log_param(finished, "train.steps", "5")
+    mlflow.log_param(finished, "train.batch_size", "64")
+
     found = running_trainings(tmp_path, {"b4-x", "b1-x", "other"})
 
-    assert found == {"b4-x": Training(step=20, steps=100, images_per_s=500.0, batch_size=64)}
+    assert found == {
+        "b4-x": Training(step=20, steps=100, images_per_s=500.0, batch_size=64),
+        "b1-x": Training(step=5, steps=5, images_per_s=1.0, batch_size=64, finished=True),
+    }
+    assert found["b1-x"].describe() == "trained 5 steps at 1 images/s, evaluating"
     assert found["b4-x"].eta_s == 80 * 64 / 500  # 10.24 s
     assert found["b4-x"].describe() == "step 20/100, 500 images/s, training eta 10 s"
 
