@@ -16,15 +16,23 @@ from pathlib import Path
 from typing import Any
 
 QUEUED, RUNNING, DONE = "Queued", "Running", "Done"
+# A kept-open repo's poll got dearer while tasks ran (2 ms → 38 ms over 500 polls, something in DVC's or
+# celery's objects accumulates): opened afresh every this many polls, so the cost stays near the start's.
+REOPEN_EVERY = 30
 
 
 class QueueWatch:
-    """One DVC `Repo` (and its celery app) kept open for the whole wait, instead of one per poll."""
+    """One DVC `Repo` (and its celery app) kept open over many polls, instead of one per poll."""
 
     def __init__(self, root: Path) -> None:
+        self._root = root
+        self._polls = 0
+        self._open()
+
+    def _open(self) -> None:
         from dvc.repo import Repo
 
-        self._repo: Any = Repo(str(root))
+        self._repo: Any = Repo(str(self._root))
         self._queue = self._repo.experiments.celery_queue
 
     def close(self) -> None:
@@ -39,6 +47,10 @@ class QueueWatch:
     def states(self, names: set[str]) -> dict[str, str]:
         """{name: Queued | Running | Done} for `names`. Queued is read before running: a point a worker
         picks up in between shows as running, never as neither."""
+        self._polls += 1
+        if self._polls % REOPEN_EVERY == 0:
+            self.close()
+            self._open()
         queued = {entry.name for entry in self._queue.iter_queued()}
         running = {entry.name for entry in self._queue.iter_active()}
         return {name: QUEUED if name in queued else RUNNING if name in running else DONE for name in names}
