@@ -183,6 +183,15 @@ def sweep(
         bool,
         typer.Option("--leave-running", help="On Ctrl-C, leave this sweep's points running in DVC's queue."),
     ] = False,
+    progress_every: Annotated[
+        float,
+        typer.Option(
+            "--progress-every",
+            min=1,
+            help="Outside a terminal (CI, nohup): print each running point's step, images/s and eta every "
+            "this many seconds.",
+        ),
+    ] = 60.0,
 ) -> None:
     """Run the grid in params.yaml `sweep:` as DVC experiments (one per point) through DVC's queue."""
     import os
@@ -199,7 +208,9 @@ def sweep(
     threads = max(1, cores // jobs)
     sweep_name = name or time.strftime("sweep-%Y%m%d-%H%M%S")
     states = runner.plan(root, raw, grid, str(params_file))
-    view = SweepView(sweep_name, jobs, threads)
+    from pipeline.sweep_progress import running_trainings
+
+    view = SweepView(sweep_name, jobs, threads, lambda names: running_trainings(root, names), progress_every)
     if dry_run:
         view.print_table(states)
         return

@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pipeline import timings
 from pipeline.params import Params
 
 CHECKPOINT_DIR = ".checkpoints"  # at the repository root, git-ignored, outside every DVC output
@@ -57,7 +58,8 @@ def inputs_description(workdir: Path, params: Params, rev: str | None = None) ->
 
 
 def inputs_key(workdir: Path, params: Params, rev: str | None = None) -> str:
-    description = inputs_description(workdir, params, rev)
+    with timings.phase("inputs key"):
+        description = inputs_description(workdir, params, rev)
     return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 import yaml
 
+from pipeline import timings
 from pipeline.inputs import inputs_key
 from pipeline.params import PARAMS_FILE, Params, flatten, parse_params
 from pipeline.paths import Outputs, repo_root
@@ -71,7 +72,13 @@ def log_stage(run: ModelRun, out: Outputs, stage: Stage, *, artifacts: bool = Tr
 def record_stage(params: Params, out: Outputs, stage: Stage, key: str | None = None) -> str:
     """What a stage calls after writing its outputs; returns the MLflow run id. `key`: the experiment's
     inputs key when the stage already has it (pipeline/inputs.py)."""
-    run = ModelRun.open(repo_root(), key or inputs_key(out.root, params), params)
+    key = key or inputs_key(out.root, params)
+    with timings.phase("mlflow record"):
+        return _record_stage(params, out, stage, key)
+
+
+def _record_stage(params: Params, out: Outputs, stage: Stage, key: str) -> str:
+    run = ModelRun.open(repo_root(), key, params)
     # DVC skips an unchanged earlier stage: an experiment that differs only in eval.* still gets the
     # model and curves in its own run, from the outputs DVC checked out.
     for earlier in RECORDED_STAGES[: RECORDED_STAGES.index(stage)]:

@@ -19,6 +19,7 @@ from metrics.factor_vae import compute_factor_vae
 from metrics.likelihood import importance_log_terms, iwae_bound
 from metrics.sampling import GroundTruth, Represent, sample_codes
 from metrics.sap import compute_sap
+from pipeline import timings
 from pipeline.params import EvalParams, Params
 from pipeline.score_names import DISENTANGLEMENT_SCORES, SCORE_LABELS
 from vae.batches import iterate
@@ -118,6 +119,7 @@ def disentanglement_scores(
         metrics |= more_metrics
         details |= more_details
         details["score_seconds"][name] = time.perf_counter() - start
+        timings.record(f"score {name}", time.time() - details["score_seconds"][name], details["score_seconds"][name])
     return metrics, details
 
 
@@ -142,6 +144,7 @@ def iwae_metrics(params: Params, model: VAE, images: torch.Tensor) -> tuple[dict
     value = iwae_nats(
         model, images[torch.from_numpy(rows).to(images.device)], params.eval.iwae_k, params.eval.batch_size, params.seed
     )
+    timings.record("score iwae", time.time() - (time.perf_counter() - start), time.perf_counter() - start)
     return {"iwae": value}, {
         "iwae_points": n,
         "iwae_k": params.eval.iwae_k,

@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline import timings
 from pipeline.grid import GridPoint, check_point
 from pipeline.params import ParamsError
+from pipeline.queue_watch import DONE, QueueWatch, split_done
 
 QUEUED, RUNNING, SUCCESS, FAILED, CACHED, INVALID = "queued", "running", "done", "failed", "done before", "invalid"
 FINAL = {SUCCESS, FAILED, CACHED, INVALID}
@@ -69,9 +71,10 @@ def plan(root: Path, raw: dict[str, Any], grid: list[GridPoint], source: str) ->
     """Every point with its experiment name; invalid points are failed here, before anything runs."""
     from pipeline.sweep_stop import active_points
 
-    digest = inputs_digest(root)
-    finished = finished_experiments(root)
-    active = active_points(root)  # queued or running from an earlier, interrupted sweep: waited for
+    with timings.phase("sweep plan"):
+        digest = inputs_digest(root)
+        finished = finished_experiments(root)
+        active = active_points(root)  # queued or running from an earlier, interrupted sweep: waited for
     states = []
     for point in grid:
         name = point.exp_name(digest)
@@ -129,22 +132,25 @@ def _queue_and_start(root: Path, states: list[PointState], jobs: int, threads: i
         queue.start_workers(jobs)
 
 
-def _poll(root: Path, states: list[PointState]) -> None:
-    from dvc.repo import Repo
-
-    with Repo(str(root)) as repo:
-        reported = {entry["name"]: entry["status"] for entry in repo.experiments.celery_queue.status()}
+def _poll(watch: QueueWatch, root: Path, states: list[PointState]) -> None:
+    """One cheap look at the queue (pipeline/queue_watch.py); points that left it are split into
+    succeeded and failed by their experiment refs, read only then."""
+    waiting = {s.name: s for s in states if s.state not in FINAL}
+    if not waiting:
+        return
+    with timings.phase("sweep poll"):
+        seen = watch.states(set(waiting))
+        succeeded, failed = split_done(
+            [n for n, state in seen.items() if state == DONE], lambda: finished_experiments(root)
+        )
     now = time.time()
-    for s in states:
-        if s.state in FINAL:
-            continue
-        state = _DVC_STATES.get(reported.get(s.name, ""), s.state)
-        if state == RUNNING and s.started is None:
+    for name, state in seen.items():
+        s = waiting[name]
+        s.state = SUCCESS if name in succeeded else FAILED if name in failed else _DVC_STATES[state]
+        if s.state != QUEUED and s.started is None:
             s.started = now
-        if state in FINAL:
-            s.started = s.started or now
+        if s.state in FINAL:
             s.finished = now
-        s.state = state
 
 
 def log_tail(root: Path, name: str, lines: int = 15) -> str:
@@ -164,14 +170,17 @@ def run_queue(
     """Queue the pending points, start `jobs` workers, and wait until every point is final."""
     from pipeline.tracking import ensure_store
 
-    ensure_store(root)  # created once here: concurrent first writers race on the schema
+    with timings.phase("sweep store check"):
+        ensure_store(root)  # created once here: concurrent first writers race on the schema
     if any(s.state in (QUEUED, RUNNING) for s in states):
-        _queue_and_start(root, states, jobs, threads)
+        with timings.phase("sweep queue"):
+            _queue_and_start(root, states, jobs, threads)
     on_update(states)
-    while any(s.state not in FINAL for s in states):
-        time.sleep(poll_seconds)
-        _poll(root, states)
-        on_update(states)
+    with QueueWatch(root) as watch:
+        while any(s.state not in FINAL for s in states):
+            time.sleep(poll_seconds)
+            _poll(watch, root, states)
+            on_update(states)
     for s in states:
         if s.state == FAILED:
             s.error = log_tail(root, s.name)
@@ -181,11 +190,15 @@ def record_all(root: Path, states: list[PointState], sweep: str) -> None:
     """Every finished experiment gets its MLflow run checked, repaired if needed, and tagged."""
     from pipeline.record import record_experiment
 
-    commits = finished_experiments(root)
-    for s in states:
-        if s.state not in (SUCCESS, CACHED):
-            continue
-        if s.name not in commits:
-            s.state, s.error = FAILED, f"DVC reported success but has no experiment named {s.name}"
-            continue
-        s.run_id = record_experiment(root, s.name, commits[s.name], sweep)
+    with timings.phase("sweep record"):
+        commits = finished_experiments(root)
+        for s in states:
+            if s.state not in (SUCCESS, CACHED):
+                continue
+            if s.name not in commits:
+                s.state, s.error = FAILED, f"DVC reported success but has no experiment named {s.name}"
+                continue
+            s.run_id = record_experiment(root, s.name, commits[s.name], sweep)
+    # The whole process so far (start-up and imports included), for benchmarks/sweep.py.
+    started = timings.process_start()
+    timings.record("sweep process", started, time.time() - started, time.process_time())

@@ -11,15 +11,30 @@ from rich.live import Live
 from rich.table import Table
 
 from pipeline.sweep import CACHED, FAILED, FINAL, INVALID, RUNNING, SUCCESS, PointState
+from pipeline.sweep_progress import Training
 
 _STYLE = {SUCCESS: "green", CACHED: "green", FAILED: "red", INVALID: "red", RUNNING: "yellow"}
 
 
+Trainings = Callable[[set[str]], dict[str, Training]]
+
+
 class SweepView:
-    def __init__(self, sweep: str, jobs: int, threads: int) -> None:
+    def __init__(
+        self,
+        sweep: str,
+        jobs: int,
+        threads: int,
+        trainings: Trainings | None = None,
+        progress_every: float = 60.0,
+    ) -> None:
+        """`trainings`: reads the running points' training progress (pipeline/sweep_progress.py), printed
+        every `progress_every` seconds when the output is not a terminal."""
         self.sweep, self.jobs, self.threads = sweep, jobs, threads
         self.console = Console(stderr=True)
         self.started = time.time()
+        self.trainings, self.progress_every = trainings, progress_every
+        self._last_progress = self.started
 
     def _eta(self, states: list[PointState]) -> str:
         durations = [s.finished - s.started for s in states if s.state == SUCCESS and s.started and s.finished]
@@ -30,13 +45,16 @@ class SweepView:
             return "eta: after the first experiment"
         return f"eta {left * sum(durations) / len(durations) / self.jobs:.0f} s"
 
-    def table(self, states: list[PointState]) -> Table:
+    def _title(self, states: list[PointState]) -> str:
         done = sum(s.state in FINAL for s in states)
         elapsed = time.time() - self.started
-        table = Table(
-            title=f"{self.sweep}: {done}/{len(states)} final, {elapsed:.0f} s, {self._eta(states)} "
+        return (
+            f"{self.sweep}: {done}/{len(states)} final, {elapsed:.0f} s, {self._eta(states)} "
             f"({self.jobs} worker(s) × {self.threads} thread(s))"
         )
+
+    def table(self, states: list[PointState]) -> Table:
+        table = Table(title=self._title(states))
         for column in ("grid point", "DVC experiment", "state", "time"):
             table.add_column(column)
         for s in states:
@@ -60,12 +78,34 @@ class SweepView:
                     if last.get(s.name) != s.state:
                         last[s.name] = s.state
                         self.console.print(f"{s.point.label} ({s.name}): {s.state}", highlight=False, soft_wrap=True)
+                if time.time() - self._last_progress >= self.progress_every:
+                    self._last_progress = time.time()
+                    self.print_progress(states)
 
             yield log_changes
             self.print_table(latest[0])
             return
         with Live(console=self.console, refresh_per_second=2) as live:
             yield lambda states: live.update(self.table(states))
+
+    def print_progress(self, states: list[PointState]) -> None:
+        """A log's periodic lines: the sweep's title, then each running point's step, images/s and eta."""
+        running = {s.name: s for s in states if s.state == RUNNING}
+        if not running:
+            return
+        self.console.print(self._title(states), highlight=False, soft_wrap=True)
+        try:
+            trainings = self.trainings(set(running)) if self.trainings else {}
+        except Exception as error:  # progress is a courtesy: a store hiccup must not end the sweep
+            trainings, note = {}, f" (training progress unavailable: {type(error).__name__})"
+        else:
+            note = ""
+        for name, s in running.items():
+            seconds = f"{time.time() - s.started:.0f} s" if s.started else ""
+            training = trainings[name].describe() if name in trainings else f"not training yet{note}"
+            self.console.print(
+                f"  {s.point.label} ({name}): running {seconds}, {training}", highlight=False, soft_wrap=True
+            )
 
     def print_failures(self, failed: list[PointState]) -> None:
         for s in failed:

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline import timings
 from pipeline.params import Params
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ def check_store(root: Path) -> str:
             f"MLFLOW_TRACKING_URI={uri!r} is not a store URI: use sqlite:///PATH, http(s)://HOST:PORT or a "
             "database URI, or unset it for the project's own store"
         )
-    with _bounded_http():
+    with _bounded_http(), timings.phase("mlflow store check"):
         try:
             with store_lock(root):
                 return experiment_id(client(root), root)

@@ -11,6 +11,7 @@ import torch
 
 from metrics import active_dims, compute_mig, elbo_summary, gaussian_kl_per_dim, posterior_mean_variance
 from metrics.tc import held_out_kl_decomposition
+from pipeline import timings
 from pipeline.artifacts import load_held_out, load_trained
 from pipeline.configs import objective
 from pipeline.params import Params
@@ -111,8 +112,10 @@ def run(params: Params, out: Outputs) -> dict[str, Any]:
     held_out = load_held_out(out)
     model = load_trained(out, device)
     images = to_device(held_out.images, device)
-    recon, kl_dims, means, logvars = encode_held_out(model, images, params.eval.batch_size)
-    metrics, details = summarise(params, recon, kl_dims, means, held_out.factors, logvars)
+    with timings.phase("encode held-out"):
+        recon, kl_dims, means, logvars = encode_held_out(model, images, params.eval.batch_size)
+    with timings.phase("ELBO, KL parts, MIG"):
+        metrics, details = summarise(params, recon, kl_dims, means, held_out.factors, logvars)
     metrics, details = add_scores(params, model, device, images, metrics, details)
     details["likelihood"] = model.config.likelihood  # the ELBO's likelihood: never compared across likelihoods
     write_text_atomic(out.details, json.dumps(details, indent=1) + "\n")

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import torch
 
-from pipeline import plotting
+from pipeline import plotting, timings
 from pipeline.artifacts import load_held_out, load_trained
 from pipeline.latents import decoded, latent_figures, pixels
 from pipeline.objective_labels import describe_objective
@@ -48,6 +48,13 @@ def model_figures(model: VAE, held_out: torch.Tensor, kl_per_dim: list[float], p
 
 
 def run(params: Params, out: Outputs) -> list[str]:
+    with timings.phase("figures"):
+        written = _figures(params, out)
+    record_stage(params, out, "plot")
+    return written
+
+
+def _figures(params: Params, out: Outputs) -> list[str]:
     seed_everything(params.seed)
     device = pick_device(params.train.device)
     model = load_trained(out, device)
@@ -76,5 +83,4 @@ def run(params: Params, out: Outputs) -> list[str]:
         for name, fig in latent_figures(model, to_device(held.images, device), held.factors, details, params, device):
             plotting.save(fig, out.plots / name)
             written.append(name)
-    record_stage(params, out, "plot")
     return written

@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+from pipeline import timings
 from pipeline.artifacts import load_train_images
 from pipeline.configs import model_config, train_config
 from pipeline.inputs import checkpoint_folder, inputs_key
@@ -41,7 +42,8 @@ def run(params: Params, out: Outputs) -> str:
     the MLflow run is the experiment's (pipeline/inputs.py), RUNNING while it trains."""
     generator = seed_everything(params.seed)
     device = pick_device(params.train.device)
-    train_images = load_train_images(out, params.data.dataset)
+    with timings.phase("load data"):
+        train_images = load_train_images(out, params.data.dataset)
     model = VAE(model_config(params))
     config = train_config(params, device, dataset_size=len(train_images))
     key = inputs_key(out.root, params)
@@ -49,18 +51,23 @@ def run(params: Params, out: Outputs) -> str:
     started = time.perf_counter()
     with training_run(params, key) as log_point:
         with training_progress(config.steps, config.batch_size) as on_log:
+            logging = [0.0]  # seconds spent logging step metrics to MLflow, for the timings
 
             def log(point: CurvePoint) -> None:
                 on_log(point)
+                begun = time.perf_counter()
                 log_point(point)
+                logging[0] += time.perf_counter() - begun
 
             try:
-                curve = train_vae(model, to_device(train_images, device), config, generator, log, checkpoints)
+                with timings.phase("train loop"):
+                    curve = train_vae(model, to_device(train_images, device), config, generator, log, checkpoints)
             except TrainingDiverged as error:
                 raise TrainingDiverged(
                     f"{error}; no model was written (train.lr = {params.train.lr:g}, beta = {params.beta:g})"
                 ) from None
         seconds = time.perf_counter() - started
+        timings.record("mlflow step metrics (within the train loop)", time.time() - logging[0], logging[0])
         steps_run = config.steps - checkpoints.resumed_from
         digest = _write_model(params, out, model, curve, config, device, seconds, steps_run)
         record_stage(params, out, "train", key)
