@@ -41,14 +41,20 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Debian's chromium for the browser tests, installed when missing and we are root; elsewhere those tests
-# skip with the reason (under CI=true a missing browser fails them instead).
+# Debian's chromium for the browser tests and postgresql for the cluster tests, installed when missing and
+# we are root; elsewhere those tests skip with the reason (under CI=true a missing one fails them instead).
 system-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing chromium (browser tests)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is not installed and cannot be installed here: browser tests will skip"; fi; }
+	@# PostgreSQL for the cluster tests' shared MLflow store; found on PATH or under /usr/lib/postgresql.
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing postgresql (cluster tests)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "postgresql is not installed and cannot be installed here: cluster tests will skip"; fi; }
 
 clean-venv:
 	rm -rf $(VENV)
