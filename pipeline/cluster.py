@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.cluster_errors import ClusterError
-from pipeline.grid import GridPoint, check_point
-from pipeline.params import ParamsError
-from pipeline.sweep import CACHED, FAILED, FINAL, INVALID, QUEUED, RUNNING, SUCCESS, PointState, inputs_digest
+from pipeline.grid import GridPoint
+from pipeline.sweep import CACHED, FAILED, FINAL, QUEUED, RUNNING, SUCCESS, PointState, inputs_digest, invalid_state
 from pipeline.tracking import TrackingError, ensure_store, redact, tracking_uri
 
 
@@ -69,12 +68,7 @@ def plan(root: Path, raw: dict[str, Any], grid: list[GridPoint], source: str) ->
     states = []
     for point in grid:
         name = point.exp_name(digest)
-        try:
-            check_point(raw, point, source)
-        except ParamsError as error:
-            states.append(PointState(point, name, INVALID, error=str(error)))
-            continue
-        states.append(PointState(point, name, QUEUED))
+        states.append(invalid_state(raw, point, source, name) or PointState(point, name, QUEUED))
     return states
 
 

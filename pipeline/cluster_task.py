@@ -11,7 +11,6 @@ a task whose result was lost with a worker.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import signal
@@ -58,13 +57,11 @@ def clone_folder(remote: str) -> Path:
 @contextlib.contextmanager
 def _locked(folder: Path) -> Iterator[None]:
     """One point at a time in a clone (a worker with several threads takes turns)."""
+    from pipeline.tracking import file_lock
+
     folder.parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{folder}.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(Path(f"{folder}.lock")):
+        yield
 
 
 def _git(folder: Path, *args: str, env: dict[str, str] | None = None) -> str:

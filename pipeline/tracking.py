@@ -96,7 +96,14 @@ def store_lock(root: Path) -> Iterator[None]:
     database = Path(uri.removeprefix("sqlite:///"))
     if not database.parent.is_dir():
         raise TrackingError(f"MLflow tracking store {uri}: folder {database.parent} does not exist")
-    with open(f"{database}.lock", "a") as handle:
+    with file_lock(Path(f"{database}.lock")):
+        yield
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on `path` (created if missing) for the block: processes take turns."""
+    with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
