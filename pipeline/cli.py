@@ -197,8 +197,7 @@ def sweep(
         str, typer.Option(help="With --cluster: the git remote (name or URL) workers clone and push to.")
     ] = "origin",
 ) -> None:
-    """Run the grid in params.yaml `sweep:` as DVC experiments (one per point) through DVC's queue, or on a
-    Dask cluster with --cluster / --scheduler-file."""
+    """Run the grid in params.yaml `sweep:` as DVC experiments, one per point, in DVC's queue or on a Dask cluster."""
     import os
     import time
 

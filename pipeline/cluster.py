@@ -100,13 +100,10 @@ def run_cluster(
     poll_seconds: float = 1.0,
 ) -> None:
     """Submit every pending point as one Dask task and wait until each is final."""
-    from distributed import as_completed
-
-    from pipeline.cluster_task import STARTED_TOPIC, PointTask, run_point
+    from pipeline.cluster_task import PointTask, run_point
 
     url, commit = sweep_source(root, remote)
     uri = shared_tracking_uri(root)
-    by_name = {s.name: s for s in states}
     futures = {}
     for s in states:
         if s.state != QUEUED:
@@ -115,6 +112,25 @@ def run_cluster(
         # pure=False with a stable key: the same point is one task, also when submitted twice.
         futures[dask_client.submit(run_point, task, key=f"vae-pipe-{sweep}-{s.name}", pure=False)] = s
     on_update(states)
+    try:
+        _wait(dask_client, states, futures, on_update, poll_seconds)
+    except KeyboardInterrupt:
+        dask_client.cancel(list(futures))  # running points stop within a second (cluster_task._cancelled)
+        raise
+
+
+def _wait(
+    dask_client: Any,
+    states: list[PointState],
+    futures: dict[Any, PointState],
+    on_update: Callable[[list[PointState]], None],
+    poll_seconds: float,
+) -> None:
+    from distributed import as_completed
+
+    from pipeline.cluster_task import STARTED_TOPIC
+
+    by_name = {s.name: s for s in states}
     pending = as_completed(list(futures), with_results=False)
     seen_events = 0
     while any(s.state not in FINAL for s in states):

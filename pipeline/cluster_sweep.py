@@ -32,8 +32,18 @@ def cluster_sweep(
         if dry_run:
             view.print_table(states)
             return False
-        with view.live() as update:
-            run_cluster(dask_client, root, states, sweep, remote, 1, update)
+        try:
+            with view.live() as update:
+                run_cluster(dask_client, root, states, sweep, remote, 1, update)
+        except KeyboardInterrupt:
+            typer.secho(
+                "interrupted: this sweep's points were cancelled on the cluster (running ones stop, their "
+                "checkpoints stay in the workers' clones); finished points are kept on the remotes; run the "
+                "same command again to continue",
+                fg="yellow",
+                err=True,
+            )
+            raise typer.Exit(130) from None
     failed = [s for s in states if s.state in (FAILED, INVALID)]
     view.print_failures(failed)
     if not failed:

@@ -15,6 +15,7 @@ import hashlib
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,10 +106,12 @@ def _dvc(folder: Path, env: dict[str, str], *args: str) -> None:
             ["dvc", *args], cwd=folder, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
         )
         try:
-            code = process.wait()
+            while (code := process.poll()) is None:
+                if _cancelled():  # the sweep was interrupted: Dask cannot stop a running thread, we stop its work
+                    raise PointFailed(f"{args[0]} {args[1]} cancelled by the sweep")
+                time.sleep(1)
         except BaseException:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+            _interrupt(process)
             raise
         finally:
             with contextlib.suppress(ProcessLookupError):
@@ -118,6 +121,15 @@ def _dvc(folder: Path, env: dict[str, str], *args: str) -> None:
             output.seek(start)
             tail = "\n".join(output.read().strip().splitlines()[-15:])
         raise PointFailed(f"dvc {args[0]} {args[1]} exited {code}:\n{tail}")
+
+
+def _interrupt(process: subprocess.Popen, grace: float = 15) -> None:
+    """Ctrl-C to the command's group, as a user would (the training saves its checkpoint and ends its
+    MLflow run KILLED); whatever is left after `grace` seconds is killed."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(grace)
 
 
 def _environment(task: PointTask) -> dict[str, str]:
@@ -197,6 +209,18 @@ def _worker_name() -> str:
         return str(get_worker().name)
     except (ImportError, ValueError):
         return ""
+
+
+def _cancelled() -> bool:
+    """Whether Dask released this task (its sweep was cancelled or went away) while it runs."""
+    try:
+        from distributed import get_worker
+        from distributed.worker import thread_state
+
+        task = get_worker().state.tasks.get(thread_state.key)
+    except (ImportError, ValueError, AttributeError):
+        return False
+    return task is None or task.state in ("cancelled", "released", "forgotten")
 
 
 def _announce(name: str, worker: str) -> None:
