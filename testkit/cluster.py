@@ -187,7 +187,7 @@ def project_with_remotes(root: Path, params: dict | None = None) -> tuple[Projec
     folder beside it (committed in .dvc/config); returns (project, the bare remote)."""
     project = create_project(root / "repo", params)
     remote = root / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
     project.run("git", "remote", "add", "origin", str(remote))
     project.run("dvc", "remote", "add", "-d", "shared", str(root / "dvc-remote"))
     project.commit("shared DVC remote")
