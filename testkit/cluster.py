@@ -122,7 +122,7 @@ def mlflow_server(backend_uri: str, folder: Path, env: dict[str, str]) -> Iterat
         )
     try:
         url = f"http://127.0.0.1:{port}"
-        _wait(lambda: _healthy(url), "the MLflow server", 120, process, log)
+        _wait(lambda: _healthy(url), "the MLflow server", 400, process, log)  # minutes on a loaded machine
         yield url, process
     finally:
         _stop(process)
