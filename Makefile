@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: run test test-fast lint format setup system-deps clean-venv
+.PHONY: run test test-cluster test-fast lint format setup system-deps clean-venv
 
 setup: $(STAMP)
 
@@ -26,7 +26,11 @@ run: $(STAMP)
 # The full suite (CI). Before a commit, or in a tight loop, `make test-fast` (< 1 min): unit tests only,
 # no DVC queue, no end-to-end pipeline, no browser.
 test: $(STAMP) system-deps lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not cluster"
+
+# The Dask cluster sweep with a killed worker (scheduler, two workers, PostgreSQL-backed MLflow server).
+test-cluster: $(STAMP) system-deps
+	$(BIN)/python -m pytest -m cluster
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 -m "not e2e and not browser and not slow"
@@ -41,14 +45,20 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Debian's chromium for the browser tests, installed when missing and we are root; elsewhere those tests
-# skip with the reason (under CI=true a missing browser fails them instead).
+# Debian's chromium for the browser tests and postgresql for the cluster tests, installed when missing and
+# we are root; elsewhere those tests skip with the reason (under CI=true a missing one fails them instead).
 system-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing chromium (browser tests)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is not installed and cannot be installed here: browser tests will skip"; fi; }
+	@# PostgreSQL for the cluster tests' shared MLflow store; found on PATH or under /usr/lib/postgresql.
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing postgresql (cluster tests)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "postgresql is not installed and cannot be installed here: cluster tests will skip"; fi; }
 
 clean-venv:
 	rm -rf $(VENV)

@@ -35,6 +35,7 @@ def user_errors(command: F) -> F:
     @functools.wraps(command)
     def wrapper(*args: object, **kwargs: object) -> object:
         from pipeline.artifacts import OutputError
+        from pipeline.cluster_errors import ClusterError, PostgresError
         from pipeline.params import ParamsError
         from pipeline.report_data import ReportError
         from pipeline.tracking import TrackingError
@@ -53,6 +54,8 @@ def user_errors(command: F) -> F:
             TrackingError,
             TrainingDiverged,
             OutputError,
+            ClusterError,
+            PostgresError,
         ) as error:
             _fail(str(error))
         except TrainingInterrupted as error:
@@ -192,8 +195,18 @@ def sweep(
             "this many seconds.",
         ),
     ] = 60.0,
+    cluster: Annotated[
+        str | None,
+        typer.Option(help="Run the points on a Dask cluster: its scheduler, tcp://HOST:PORT (see README)."),
+    ] = None,
+    scheduler_file: Annotated[
+        Path | None, typer.Option(help="Run the points on the Dask cluster whose scheduler wrote this file.")
+    ] = None,
+    git_remote: Annotated[
+        str, typer.Option(help="With --cluster: the git remote (name or URL) workers clone and push to.")
+    ] = "origin",
 ) -> None:
-    """Run the grid in params.yaml `sweep:` as DVC experiments (one per point) through DVC's queue."""
+    """Run the grid in params.yaml `sweep:` as DVC experiments, one per point, in DVC's queue or on a Dask cluster."""
     import os
     import time
 
@@ -203,10 +216,19 @@ def sweep(
 
     raw, grid = _grid_from_options(params_file, beta, seed, set_)
     root = repo_root()
+    sweep_name = name or time.strftime("sweep-%Y%m%d-%H%M%S")
+    if cluster is not None or scheduler_file is not None:
+        from pipeline.cluster_sweep import cluster_sweep
+
+        failed = cluster_sweep(
+            root, raw, grid, str(params_file), sweep_name, cluster, scheduler_file, git_remote, dry_run
+        )
+        if failed:
+            raise typer.Exit(1)
+        return
     cores = os.cpu_count() or 1
     jobs = jobs or runner.default_jobs(cores)
     threads = max(1, cores // jobs)
-    sweep_name = name or time.strftime("sweep-%Y%m%d-%H%M%S")
     states = runner.plan(root, raw, grid, str(params_file))
     from pipeline.sweep_progress import running_trainings
 
@@ -315,6 +337,82 @@ def ui(
         "1",
     ]
     os.execv(sys.executable, command)  # the server replaces this process: Ctrl-C and kill reach it
+
+
+@app.command()
+@user_errors
+def server(
+    backend_store_uri: Annotated[
+        str | None,
+        typer.Option(
+            envvar="VAE_PIPE_BACKEND_STORE_URI",
+            help="The store behind the server, e.g. postgresql://USER:PASSWORD@HOST:5432/mlflow.",
+        ),
+    ] = None,
+    postgres: Annotated[
+        Path | None, typer.Option(help="Use the throw-away cluster started with `vae-pipe postgres start DIR`.")
+    ] = None,
+    artifacts_destination: Annotated[
+        Path, typer.Option(help="Where the server keeps artifacts; clients upload and download them over HTTP.")
+    ] = Path("mlartifacts"),
+    host: Annotated[str, typer.Option(help="Address to bind (0.0.0.0: every interface, see README).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 5000,
+    workers: Annotated[int, typer.Option(min=1, help="Server worker processes.")] = 2,
+    allowed_hosts: Annotated[
+        str | None,
+        typer.Option(help="Host names clients may use to reach the server, e.g. 'tracking.lab:5000' (MLflow's check)."),
+    ] = None,
+) -> None:
+    """Start a shared MLflow tracking server (PostgreSQL backend, served artifacts) for cluster sweeps."""
+    from pipeline.server import backend_from_folder, exposure_warning, server_command, server_environment
+    from pipeline.tracking import redact
+
+    if (backend_store_uri is None) == (postgres is None):
+        _fail("give exactly one of --backend-store-uri (or VAE_PIPE_BACKEND_STORE_URI) and --postgres DIR")
+    backend = backend_store_uri or backend_from_folder(postgres)  # type: ignore[arg-type]
+    if host in ("127.0.0.1", "localhost") and not _port_free(port):
+        _fail(f"--port {port}: 127.0.0.1:{port} is already in use; pick another with --port")
+    warning = exposure_warning(host)
+    if warning:
+        typer.secho(f"warning: {warning}", fg="yellow", err=True)
+    typer.echo(f"MLflow server over {redact(backend)} on http://{host}:{port}, artifacts in {artifacts_destination}")
+    typer.echo(f"clients and workers: export MLFLOW_TRACKING_URI=http://{host}:{port}   (Ctrl-C stops the server)")
+    command = server_command(host, port, artifacts_destination, workers, allowed_hosts)
+    os.execve(sys.executable, command, server_environment(backend))  # Ctrl-C and kill reach the server
+
+
+postgres_app = typer.Typer(
+    help="A throw-away PostgreSQL cluster on 127.0.0.1 for `vae-pipe server`.", no_args_is_help=True
+)
+app.add_typer(postgres_app, name="postgres")
+
+
+@postgres_app.command("start")
+@user_errors
+def postgres_start(
+    folder: Annotated[Path, typer.Argument(help="A new folder for the cluster's data, log and URI file.")],
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5432,
+) -> None:
+    """initdb and start a cluster on 127.0.0.1 (as the `postgres` user when run as root); its URI, with a new
+    random password, goes to FOLDER/uri (mode 0600)."""
+    from pipeline.postgres import start
+    from pipeline.server import write_uri
+    from pipeline.tracking import redact
+
+    cluster = start(folder, port)
+    path = write_uri(folder, cluster.uri)
+    typer.echo(f"PostgreSQL on 127.0.0.1:{port}: {redact(cluster.uri)} (full URI in {path})")
+    typer.echo(f"next: vae-pipe server --postgres {folder}; stop it with: vae-pipe postgres stop {folder}")
+
+
+@postgres_app.command("stop")
+@user_errors
+def postgres_stop(folder: Annotated[Path, typer.Argument(help="The cluster's folder.")]) -> None:
+    """Stop the cluster started in FOLDER."""
+    from pipeline.postgres import stop
+
+    stop(folder)
+    typer.echo(f"PostgreSQL in {folder} stopped")
 
 
 if __name__ == "__main__":

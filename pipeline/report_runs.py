@@ -14,7 +14,7 @@ from pipeline.objective_labels import legend, objective_name
 from pipeline.objective_labels import weight as objective_weight
 from pipeline.record import RESOLVED_PREFIX
 from pipeline.report_data import ReportError, RunRecord, describe_filter
-from pipeline.tracking import EXPERIMENT_NAME, STORE_FILE, SWEEP_TAG, tracking_uri
+from pipeline.tracking import EXPERIMENT_NAME, STORE_FILE, SWEEP_TAG, redact, tracking_uri
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -109,7 +109,7 @@ def find_runs(
 
     filter_text = describe_filter(sweep, dataset, since)
     filter_string = mlflow_filter(sweep, dataset, since)
-    store = tracking_uri(root)
+    store = redact(tracking_uri(root))  # shown on the report page: never a password
     if "MLFLOW_TRACKING_URI" not in os.environ and not (root / STORE_FILE).exists():
         raise ReportError(f"no MLflow store at {root / STORE_FILE}: train and evaluate a model first (dvc repro)")
     mlflow_client = make_client(root)

@@ -78,16 +78,24 @@ def plan(root: Path, raw: dict[str, Any], grid: list[GridPoint], source: str) ->
     states = []
     for point in grid:
         name = point.exp_name(digest)
-        try:
-            check_point(raw, point, source)
-        except ParamsError as error:
-            states.append(PointState(point, name, INVALID, error=str(error)))
+        invalid = invalid_state(raw, point, source, name)
+        if invalid:
+            states.append(invalid)
             continue
         if name in active:
             states.append(PointState(point, name, _DVC_STATES[active[name]], in_queue=True))
             continue
         states.append(PointState(point, name, CACHED if name in finished else QUEUED))
     return states
+
+
+def invalid_state(raw: dict[str, Any], point: GridPoint, source: str, name: str) -> PointState | None:
+    """The point failed as INVALID when its params do not validate (before anything runs), else None."""
+    try:
+        check_point(raw, point, source)
+    except ParamsError as error:
+        return PointState(point, name, INVALID, error=str(error))
+    return None
 
 
 def finished_experiments(root: Path) -> dict[str, str]:

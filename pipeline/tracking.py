@@ -49,8 +49,37 @@ def tracking_uri(root: Path) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root / STORE_FILE).resolve()}"
 
 
+def redact(uri: str) -> str:
+    """`uri` safe to print, log or tag: a password in it (`scheme://user:PASSWORD@host`) becomes `***`."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return uri
+    if parts.password is None:
+        return uri
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def scrub(text: str, uri: str) -> str:
+    """`text` (an error message, a log line) with the password of `uri` replaced by `***`."""
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        password = urlsplit(uri).password
+    except ValueError:
+        return text
+    if not password:
+        return text
+    return text.replace(password, "***").replace(unquote(password), "***")
+
+
 def client(root: Path) -> MlflowClient:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    # MLflow prints "View run at <tracking URI>…" when a run ends: a password in the URI would reach logs.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri(root))
@@ -68,7 +97,14 @@ def store_lock(root: Path) -> Iterator[None]:
     database = Path(uri.removeprefix("sqlite:///"))
     if not database.parent.is_dir():
         raise TrackingError(f"MLflow tracking store {uri}: folder {database.parent} does not exist")
-    with open(f"{database}.lock", "a") as handle:
+    with file_lock(Path(f"{database}.lock")):
+        yield
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on `path` (created if missing) for the block: processes take turns."""
+    with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -100,7 +136,7 @@ def _first_line(error: BaseException) -> str:
 def check_store(root: Path) -> str:
     """Reachable, schema current, experiment present (created on first use): the experiment id, or one
     line (TrackingError) within seconds, before any stage trains or evaluates."""
-    uri = tracking_uri(root)
+    uri = redact(tracking_uri(root))
     if "://" not in uri:
         raise TrackingError(
             f"MLFLOW_TRACKING_URI={uri!r} is not a store URI: use sqlite:///PATH, http(s)://HOST:PORT or a "
@@ -113,7 +149,8 @@ def check_store(root: Path) -> str:
         except TrackingError:
             raise
         except Exception as error:  # MLflow raises many kinds (MlflowException, requests', SQLAlchemy's)
-            raise TrackingError(f"MLflow tracking store {uri} (MLFLOW_TRACKING_URI): {_first_line(error)}") from None
+            message = scrub(_first_line(error), tracking_uri(root))
+            raise TrackingError(f"MLflow tracking store {uri} (MLFLOW_TRACKING_URI): {message}") from None
 
 
 def experiment_id(mlflow_client: MlflowClient, root: Path) -> str:
@@ -122,7 +159,7 @@ def experiment_id(mlflow_client: MlflowClient, root: Path) -> str:
     if experiment is not None:
         if experiment.lifecycle_stage == "deleted":
             raise TrackingError(
-                f"MLflow experiment '{EXPERIMENT_NAME}' in {tracking_uri(root)} is deleted: restore it "
+                f"MLflow experiment '{EXPERIMENT_NAME}' in {redact(tracking_uri(root))} is deleted: restore it "
                 f"(mlflow experiments restore --experiment-id {experiment.experiment_id}) or point "
                 "MLFLOW_TRACKING_URI at another store"
             )
