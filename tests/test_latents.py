@@ -9,16 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.configs import model_config
 from pipeline.introspection import introspection_target
 from pipeline.latents import carried_factor, class_curves, latent_figures, principal_components
-from pipeline.params import Params
 from pipeline.paths import Figure
-from testkit.project import TINY_PARAMS
-from vae.batches import to_device
-from vae.datasets.registry import sprite_colours
-from vae.dsprites import FACTOR_NAMES, SPACE, render_images
-from vae.model import VAE
+from testkit.batches import tiny_model_and_sprites
+from vae.dsprites import FACTOR_NAMES
 
 
 def test_carried_factor_by_normalised_mutual_information():
@@ -39,12 +34,7 @@ def test_class_curves_hand_values():
 
 
 def test_latent_figures_of_a_tiny_model():
-    params = Params.model_validate({"model": TINY_PARAMS["model"], "plot": TINY_PARAMS["plot"]})
-    torch.manual_seed(0)
-    model = VAE(model_config(params)).eval()
-    indices = np.random.default_rng(0).choice(SPACE.n, 60, replace=False)
-    images = render_images(indices)
-    packed = to_device(np.packbits(images.reshape(len(images), -1), axis=1), torch.device("cpu"))
+    params, model, packed, classes = tiny_model_and_sprites(60)
     d = params.model.latent_dim
     details = {
         "kl_per_dim": list(np.linspace(2.0, 0.0, d)),
@@ -53,7 +43,7 @@ def test_latent_figures_of_a_tiny_model():
         "factor_entropy": [0.0, 1.0, 1.5, 3.0, 3.0, 3.0],
         "factor_names": list(FACTOR_NAMES),
     }
-    figures = dict(latent_figures(model, packed, SPACE.classes_of(indices), details, params, torch.device("cpu")))
+    figures = dict(latent_figures(model, packed, classes, details, params, torch.device("cpu")))
     assert set(figures) == {
         Figure.LATENT_TABLE,
         Figure.PRIOR_TRAVERSALS,
@@ -89,11 +79,7 @@ def test_principal_components_hand_values():
 
 
 def test_latent_figures_against_a_class_label():
-    params = Params.model_validate({"model": TINY_PARAMS["model"], "plot": TINY_PARAMS["plot"]})
-    torch.manual_seed(0)
-    model = VAE(model_config(params)).eval()
-    images = render_images(np.random.default_rng(0).choice(SPACE.n, 60, replace=False))
-    packed = to_device(np.packbits(images.reshape(len(images), -1), axis=1), torch.device("cpu"))
+    params, model, packed, _ = tiny_model_and_sprites(60)
     d = params.model.latent_dim
     labels = np.arange(60) % 10
     details = {"kl_per_dim": list(np.linspace(2.0, 0.0, d)), "active": [True] + [False] * (d - 1)}
@@ -113,17 +99,8 @@ def test_latent_figures_against_a_class_label():
 
 @pytest.mark.parametrize("dataset", ["color_dsprites", "noisy_dsprites"])
 def test_latent_figures_of_colour_images(dataset):
-    params = Params.model_validate(
-        {"model": TINY_PARAMS["model"], "plot": TINY_PARAMS["plot"], "data": {"dataset": dataset}}
-    )
-    torch.manual_seed(0)
-    model = VAE(model_config(params)).eval()
+    params, model, stored, classes = tiny_model_and_sprites(40, override={"data": {"dataset": dataset}})
     assert model.config.image_shape == (3, 64, 64)
-    indices = np.random.default_rng(0).choice(SPACE.n, 40, replace=False)
-    images, classes = render_images(indices), SPACE.classes_of(indices)
-    packed = np.packbits(images.reshape(len(images), -1), axis=1)
-    if dataset == "color_dsprites":  # as the dataset stores it: the packed sprite, then its colour
-        packed = np.concatenate([packed, sprite_colours(classes)], axis=1)
     d = params.model.latent_dim
     details = {
         "kl_per_dim": list(np.linspace(2.0, 0.0, d)),
@@ -132,7 +109,6 @@ def test_latent_figures_of_colour_images(dataset):
         "factor_entropy": [0.0, 1.0, 1.5, 3.0, 3.0, 3.0],
         "factor_names": list(FACTOR_NAMES),
     }
-    stored = to_device(packed, torch.device("cpu"))
     figures = dict(latent_figures(model, stored, classes, details, params, torch.device("cpu")))
     assert len(figures) == 6
     table = figures[Figure.LATENT_TABLE].axes[0].get_images()[0].get_array()
