@@ -31,7 +31,7 @@ def _free_port() -> int:
 def _get(url: str, payload: dict | None = None) -> dict | str:
     data = json.dumps(payload).encode() if payload is not None else None
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=60) as response:
         body = response.read().decode()
     return json.loads(body) if body.startswith("{") else body
 
@@ -85,7 +85,7 @@ def test_ui_serves_the_sweep_runs(tmp_path, monkeypatch):
         betas = sorted(next(p["value"] for p in run["data"]["params"] if p["key"] == "beta") for run in found["runs"])
         assert betas == ["1.0", "4.0"]
 
-        with open_page(chromium, f"{base}/#/experiments/{exp_id}/runs") as page:
+        with open_page(chromium, f"{base}/#/experiments/{exp_id}/runs", timeout=120) as page:
             deadline, text = time.monotonic() + 60, ""
             while time.monotonic() < deadline and not ("beta=1 seed=0" in text and "beta=4 seed=0" in text):
                 time.sleep(1)
@@ -105,7 +105,7 @@ def test_ui_serves_the_sweep_runs(tmp_path, monkeypatch):
                 "mlflow-charts.png",
             ),
         ):
-            with open_page(chromium, address, width=1600) as page:
+            with open_page(chromium, address, width=1600, timeout=120) as page:
                 deadline, text = time.monotonic() + 90, ""
                 while time.monotonic() < deadline and not all(word in text for word in wanted):
                     time.sleep(1)
