@@ -315,13 +315,16 @@ def ui(
     """Start the MLflow UI on 127.0.0.1 over this project's tracking store."""
     from pipeline.paths import repo_root
     from pipeline.tracking import ensure_store, tracking_uri
+    from pipeline.ui_view import ui_addresses
 
     if not _port_free(port):
         _fail(f"--port {port}: 127.0.0.1:{port} is already in use (another MLflow UI?); pick another with --port")
     root = repo_root()
-    ensure_store(root)
+    exp_id = ensure_store(root)
     uri = tracking_uri(root)
-    typer.echo(f"MLflow UI for {uri} on http://127.0.0.1:{port} (Ctrl-C stops it)")
+    base = f"http://127.0.0.1:{port}"
+    typer.echo(f"MLflow UI for {uri} on {base} (Ctrl-C stops it)")
+    typer.echo(ui_addresses(root, exp_id, base))
     command = [
         sys.executable,
         "-m",

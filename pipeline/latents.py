@@ -1,5 +1,6 @@
 """Latent introspection for the plot stage: what each latent carries, interpolations, latent-vs-factor curves,
-the two highest-KL latents against the factors, and traversals from the prior.
+the two highest-KL latents and the first two principal components of all latents against the factors (or
+the class label, pipeline/introspection.py), and traversals from the prior.
 
 The arithmetic (which factor a latent carries, per-class means) is in small pure functions; the figures
 come from pipeline.plotting.
@@ -15,6 +16,7 @@ import torch
 from matplotlib.figure import Figure as MplFigure
 
 from pipeline import plotting
+from pipeline.introspection import LABEL
 from pipeline.params import Params
 from pipeline.paths import Figure
 from vae.batches import iterate
@@ -44,6 +46,20 @@ def class_curves(codes: np.ndarray, classes: np.ndarray, size: int) -> tuple[np.
         if len(members):
             mean[c], std[c] = members.mean(), members.std()
     return mean, std
+
+
+def principal_components(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 2) coordinates of `codes` (n, d) on their first two principal components (scikit-learn's PCA,
+    centred, not whitened) and the fraction of the codes' variance each explains; a second component that
+    does not exist (d = 1) is 0."""
+    from sklearn.decomposition import PCA
+
+    codes = np.asarray(codes, dtype=np.float64)
+    k = min(2, codes.shape[1], codes.shape[0])
+    pca = PCA(n_components=k, svd_solver="full").fit(codes)
+    coords, ratio = np.zeros((len(codes), 2)), np.zeros(2)
+    coords[:, :k], ratio[:k] = pca.transform(codes), pca.explained_variance_ratio_
+    return coords, ratio
 
 
 def pixels(x: torch.Tensor) -> np.ndarray:
@@ -133,7 +149,22 @@ def latent_figures(
         ),
     )
     pair = [int(d) for d in order[:2]] if len(order) > 1 else [int(order[0])] * 2
+    coloured_by, cmap = [names[j] for j in varying], "tab10" if names == [LABEL] else "viridis"
     yield (
         Figure.LATENT_SCATTER,
-        plotting.latent_scatter(codes[:, pair], pair, factors[:, varying], [names[j] for j in varying], params.beta),
+        plotting.latent_scatter(codes[:, pair], pair, factors[:, varying], coloured_by, params.beta, cmap=cmap),
+    )
+    coords, ratio = principal_components(codes)
+    yield (
+        Figure.LATENT_PCA,
+        plotting.latent_scatter(
+            coords,
+            pair,
+            factors[:, varying],
+            coloured_by,
+            params.beta,
+            cmap=cmap,
+            axis_labels=(f"PC1 ({ratio[0]:.0%} of variance)", f"PC2 ({ratio[1]:.0%})"),
+            title=f"All {codes.shape[1]} latents of held-out images, first two principal components, β = {params.beta:g}",
+        ),
     )

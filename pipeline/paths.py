@@ -24,6 +24,7 @@ class Figure:
     INTERPOLATIONS = "interpolations.png"
     LATENT_VS_FACTOR = "latent_vs_factor.png"
     LATENT_SCATTER = "latent_scatter.png"
+    LATENT_PCA = "latent_pca.png"
     PRIOR_TRAVERSALS = "prior_traversals.png"
 
 

@@ -129,9 +129,9 @@ def latent_table(
     beta: float,
 ) -> Figure:
     """One row per latent (by KL, high to low): its KL, whether it is active, the factor it carries most
-    (normalised MI) and its traversal strip. strips: (n_dims, steps, h, w)."""
-    n_dims, steps, h, w = strips.shape
-    mosaic = _tile(strips.reshape(n_dims * steps, h, w), columns=steps)
+    (normalised MI) and its traversal strip. strips: (n_dims, steps, h, w[, 3])."""
+    n_dims, steps, h, w = strips.shape[:4]
+    mosaic = _tile(strips.reshape(n_dims * steps, *strips.shape[2:]), columns=steps)
     fig, ax = _mosaic_figure(mosaic, f"Latents by KL, β = {beta:g}: KL · active · factor carried most (I/H)")
     ax.set_yticks([1 + i * (h + 1) + h / 2 for i in range(n_dims)])
     labels = [
@@ -146,10 +146,10 @@ def latent_table(
 
 
 def interpolations(rows: np.ndarray, beta: float) -> Figure:
-    """rows: (pairs, steps, h, w), each row decoded along the straight line between two held-out codes."""
-    pairs, steps, h, w = rows.shape
+    """rows: (pairs, steps, h, w[, 3]), each row decoded along the straight line between two held-out codes."""
+    pairs, steps, h, w = rows.shape[:4]
     fig, ax = _mosaic_figure(
-        _tile(rows.reshape(pairs * steps, h, w), columns=steps),
+        _tile(rows.reshape(pairs * steps, *rows.shape[2:]), columns=steps),
         f"Interpolation between held-out pairs in latent space (posterior means), β = {beta:g}",
     )
     ax.set_xticks([1 + i * (w + 1) + w / 2 for i in range(steps)])
@@ -188,17 +188,26 @@ def latent_vs_factor(
 
 
 def latent_scatter(
-    codes: np.ndarray, pair: Sequence[int], factors: np.ndarray, factor_names: Sequence[str], beta: float
+    codes: np.ndarray,
+    pair: Sequence[int],
+    factors: np.ndarray,
+    factor_names: Sequence[str],
+    beta: float,
+    cmap: str = "viridis",
+    axis_labels: tuple[str, str] | None = None,
+    title: str | None = None,
 ) -> Figure:
-    """The two highest-KL latents of held-out codes, one panel per factor, points coloured by its class."""
+    """Two coordinates of held-out codes (by default the two highest-KL latents `pair`), one panel per factor
+    (or the class label), points coloured by its class; `axis_labels` and `title` name other coordinates."""
     n = len(factor_names)
+    x_label, y_label = axis_labels or (f"z{pair[0]}", f"z{pair[1]}")
     fig, axes = plt.subplots(1, n, figsize=(2.7 * n + 0.6, 3.0), squeeze=False)
     for j, (ax, name) in enumerate(zip(axes[0], factor_names)):
-        ax.scatter(codes[:, 0], codes[:, 1], c=factors[:, j], s=3, cmap="viridis", alpha=0.7, linewidths=0)
+        ax.scatter(codes[:, 0], codes[:, 1], c=factors[:, j], s=3, cmap=cmap, alpha=0.7, linewidths=0)
         ax.set_title(f"colour: {name}", fontsize=8)
-        ax.set_xlabel(f"z{pair[0]}", fontsize=8)
+        ax.set_xlabel(x_label, fontsize=8)
         ax.tick_params(labelsize=6)
-    axes[0][0].set_ylabel(f"z{pair[1]}", fontsize=8)
-    fig.suptitle(f"The two highest-KL latents of held-out images, β = {beta:g}", fontsize=9)
+    axes[0][0].set_ylabel(y_label, fontsize=8)
+    fig.suptitle(title or f"The two highest-KL latents of held-out images, β = {beta:g}", fontsize=9)
     fig.tight_layout()
     return fig

@@ -23,6 +23,7 @@ RUN_FIGURE_TITLES = {  # the plot stage's figures shown per β, in this order
     Figure.INTERPOLATIONS: "Interpolations between held-out pairs",
     Figure.LATENT_VS_FACTOR: "Latent vs factor",
     Figure.LATENT_SCATTER: "Two highest-KL latents by factor",
+    Figure.LATENT_PCA: "PCA of all latents by factor",
     Figure.PRIOR_TRAVERSALS: "Traversals from the prior",
 }
 INTROSPECTION_FIGURES = (  # shown in a second row per β
@@ -30,6 +31,7 @@ INTROSPECTION_FIGURES = (  # shown in a second row per β
     Figure.INTERPOLATIONS,
     Figure.LATENT_VS_FACTOR,
     Figure.LATENT_SCATTER,
+    Figure.LATENT_PCA,
     Figure.PRIOR_TRAVERSALS,
 )
 RUN_FIGURES = tuple(RUN_FIGURE_TITLES)

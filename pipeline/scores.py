@@ -20,37 +20,28 @@ from metrics.likelihood import importance_log_terms, iwae_bound
 from metrics.sampling import GroundTruth, Represent, sample_codes
 from metrics.sap import compute_sap
 from pipeline import timings
+from pipeline.ground_truth import SCORED_FACTORS, ground_truth
 from pipeline.params import EvalParams, Params
 from pipeline.score_names import DISENTANGLEMENT_SCORES, SCORE_LABELS
 from vae.batches import iterate
-from vae.dsprites import FACTOR_NAMES, FACTOR_SIZES, SPACE, render_images
+from vae.datasets import dataset_info
 from vae.model import VAE
 
 SCORE_NAMES = DISENTANGLEMENT_SCORES
 
-_VARYING = [i for i, size in enumerate(FACTOR_SIZES) if size > 1]
-SCORED_FACTORS: tuple[str, ...] = tuple(FACTOR_NAMES[i] for i in _VARYING)
-
-
-def _render(factors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Images of (n, varying factors) classes; constant factors (colour) sit at their one class."""
-    classes = np.zeros((len(factors), len(FACTOR_SIZES)), dtype=np.int64)
-    classes[:, _VARYING] = factors
-    return render_images(SPACE.index_of(classes))
-
 
 def dsprites_ground_truth() -> GroundTruth:
-    """dSprites as disentanglement_lib samples it: the five varying factors, uniform and independent,
-    each combination rendered on demand (no dataset file is read)."""
-    return GroundTruth(tuple(FACTOR_SIZES[i] for i in _VARYING), _render)
+    """Plain dSprites as disentanglement_lib samples it (pipeline.ground_truth has the variants too)."""
+    return ground_truth("dsprites")
 
 
 def encoder_means(model: VAE, device: torch.device):
-    """The representation the scores read: posterior means of (n, 64, 64) {0, 1} images."""
+    """The representation the scores read: posterior means of (n, 64, 64) binary or (n, C, 64, 64) images."""
 
     @torch.inference_mode()
     def represent(images: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(images)).to(device=device, dtype=torch.float32).unsqueeze(1)
+        x = torch.from_numpy(np.ascontiguousarray(images)).to(device=device, dtype=torch.float32)
+        x = x.unsqueeze(1) if x.ndim == 3 else x
         mu, _ = model.encode(x)
         return mu.float().cpu().numpy().astype(np.float64)
 
@@ -107,7 +98,7 @@ def disentanglement_scores(
     params: Params, model: VAE, device: torch.device, only: tuple[str, ...] = tuple(SCORERS)
 ) -> Scored:
     """(metrics, details): the scores named in `only` at the sample sizes of `params.eval`, each timed."""
-    data, represent = dsprites_ground_truth(), encoder_means(model, device)
+    data, represent = ground_truth(params.data.dataset), encoder_means(model, device)
     metrics: dict[str, float] = {}
     details: dict[str, Any] = {"scored_factors": list(SCORED_FACTORS), "score_seconds": {}}
     for offset, (name, scorer) in enumerate(SCORERS.items(), start=1):
@@ -156,8 +147,9 @@ TIMING_KEYS = ("score_seconds", "iwae_seconds")
 
 
 def has_factors(params: Params) -> bool:
-    """Whether the data set has ground-truth factors to score a representation against."""
-    return params.data.dataset == "dsprites"  # the variants' colour/noise are not rendered on demand here
+    """Whether the data set has ground-truth factors to score a representation against (the dSprites
+    family; pipeline.ground_truth draws each variant's colour or noise as its dataset does)."""
+    return dataset_info(params.data.dataset).factor_names is not None
 
 
 def add_scores(

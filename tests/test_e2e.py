@@ -11,13 +11,14 @@ from testkit.project import exp_rows, mlflow_runs
 pytestmark = pytest.mark.e2e
 
 MODEL_FIGURES = {"reconstructions.png", "samples.png", "traversals.png", "kl_per_dim.png", "training_curves.png"}
-# Latent introspection against ground-truth factors: datasets with factors only.
+# Latent introspection against ground-truth factors, or the class label where a dataset has no factors.
 FIGURES = MODEL_FIGURES | {
     "latents.png",
     "prior_traversals.png",
     "interpolations.png",
     "latent_vs_factor.png",
     "latent_scatter.png",
+    "latent_pca.png",
 }
 
 
@@ -61,6 +62,8 @@ def test_repro_noop_and_exp_run_are_tracked(make_project):
         assert scores <= run.data.metrics.keys()
         assert run.data.params["train.steps"] == "30"
         assert run.data.tags.get("git.commit")
+        # The run spans the training (created RUNNING at its start), not the milliseconds of recording it.
+        assert run.info.end_time - run.info.start_time >= 1000 * run.data.metrics["train.seconds"]
         history = client.get_metric_history(run.info.run_id, "train.loss")
         assert [m.step for m in history] == [5, 10, 15, 20, 25, 30]
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
@@ -100,9 +103,29 @@ def test_digits_end_to_end_records_its_likelihood_and_skips_mig(make_project):
     details = json.loads((root / "eval/details.json").read_text())
     assert details["likelihood"] == "continuous_bernoulli" and "no ground-truth factors" in details["mig_skipped"]
     assert json.loads((root / "models/model.json").read_text())["config"]["image_shape"] == [1, 8, 8]
-    assert {p.name for p in (root / "plots").iterdir()} == MODEL_FIGURES
+    assert {p.name for p in (root / "plots").iterdir()} == FIGURES  # the latent figures against the label
+    assert len(details["label_mutual_info"]) == 10 and details["label_entropy"][0] > 2  # ten digit classes
     _, runs = mlflow_runs(root)
     (run,) = runs
     assert run.data.params["data.dataset"] == "digits"
     assert run.data.params["resolved.likelihood"] == "continuous_bernoulli"
     assert run.data.params["resolved.arch"] == "mlp"
+
+
+@pytest.mark.browser
+def test_a_real_runs_report_renders_every_latent_figure(make_project, tmp_path):
+    """`dvc repro` then `vae-pipe report`: the page shows the run's latent figures, and each one loads."""
+    from pipeline.report_html import INTROSPECTION_FIGURES
+    from tests.browser import image_widths, require_chromium, screenshot
+
+    chromium = require_chromium()
+    project = make_project()
+    project.run("dvc", "repro")
+    project.run("vae-pipe", "report")
+    index = project.root / "reports" / "index.html"
+    page = index.read_text()
+    for name in INTROSPECTION_FIGURES:
+        assert f'/{name}"' in page, name
+    widths = image_widths(chromium, index.as_uri())
+    assert len(widths) >= len(INTROSPECTION_FIGURES) and all(width > 0 for width in widths), widths
+    assert screenshot(chromium, index.as_uri(), tmp_path / "report.png").stat().st_size > 0

@@ -9,14 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.configs import model_config
-from pipeline.latents import carried_factor, class_curves, latent_figures
-from pipeline.params import Params
+from pipeline.introspection import introspection_target
+from pipeline.latents import carried_factor, class_curves, latent_figures, principal_components
 from pipeline.paths import Figure
-from testkit.project import TINY_PARAMS
-from vae.batches import to_device
-from vae.dsprites import FACTOR_NAMES, SPACE, render_images
-from vae.model import VAE
+from testkit.batches import tiny_model_and_sprites
+from vae.dsprites import FACTOR_NAMES
 
 
 def test_carried_factor_by_normalised_mutual_information():
@@ -37,12 +34,7 @@ def test_class_curves_hand_values():
 
 
 def test_latent_figures_of_a_tiny_model():
-    params = Params.model_validate({"model": TINY_PARAMS["model"], "plot": TINY_PARAMS["plot"]})
-    torch.manual_seed(0)
-    model = VAE(model_config(params)).eval()
-    indices = np.random.default_rng(0).choice(SPACE.n, 60, replace=False)
-    images = render_images(indices)
-    packed = to_device(np.packbits(images.reshape(len(images), -1), axis=1), torch.device("cpu"))
+    params, model, packed, classes = tiny_model_and_sprites(60)
     d = params.model.latent_dim
     details = {
         "kl_per_dim": list(np.linspace(2.0, 0.0, d)),
@@ -51,13 +43,14 @@ def test_latent_figures_of_a_tiny_model():
         "factor_entropy": [0.0, 1.0, 1.5, 3.0, 3.0, 3.0],
         "factor_names": list(FACTOR_NAMES),
     }
-    figures = dict(latent_figures(model, packed, SPACE.classes_of(indices), details, params, torch.device("cpu")))
+    figures = dict(latent_figures(model, packed, classes, details, params, torch.device("cpu")))
     assert set(figures) == {
         Figure.LATENT_TABLE,
         Figure.PRIOR_TRAVERSALS,
         Figure.INTERPOLATIONS,
         Figure.LATENT_VS_FACTOR,
         Figure.LATENT_SCATTER,
+        Figure.LATENT_PCA,
     }
     # Two active latents × five varying factors of curves; the scatter has one panel per varying factor.
     assert len(figures[Figure.LATENT_VS_FACTOR].axes) == 2 * 5
@@ -72,3 +65,51 @@ def _close_figures():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_principal_components_hand_values():
+    # Sums of squares 2 along x and 0.5 along y, none along the constant z: 80% and 20% of the variance.
+    codes = np.array([[1.0, 0.0, 3.0], [-1.0, 0.0, 3.0], [0.0, 0.5, 3.0], [0.0, -0.5, 3.0]])
+    coords, ratio = principal_components(codes)
+    np.testing.assert_allclose(ratio, [0.8, 0.2])
+    np.testing.assert_allclose(np.abs(coords), [[1.0, 0.0], [1.0, 0.0], [0.0, 0.5], [0.0, 0.5]], atol=1e-12)
+    coords, ratio = principal_components(codes[:, :1])  # one latent: no second component
+    np.testing.assert_allclose(ratio, [1.0, 0.0])
+    assert np.all(coords[:, 1] == 0)
+
+
+def test_latent_figures_against_a_class_label():
+    params, model, packed, _ = tiny_model_and_sprites(60)
+    d = params.model.latent_dim
+    labels = np.arange(60) % 10
+    details = {"kl_per_dim": list(np.linspace(2.0, 0.0, d)), "active": [True] + [False] * (d - 1)}
+    target = introspection_target(
+        None, labels, {"label_mutual_info": np.full((d, 1), 0.46).tolist(), "label_entropy": [math.log(10)]}
+    )
+    assert target is not None
+    figures = dict(latent_figures(model, packed, target.classes, target.details(details), params, torch.device("cpu")))
+    assert Figure.LATENT_PCA in figures and Figure.LATENT_VS_FACTOR in figures
+    assert [ax.get_title() for ax in figures[Figure.LATENT_SCATTER].axes] == ["colour: label"]
+    assert [ax.get_title() for ax in figures[Figure.LATENT_PCA].axes] == ["colour: label"]
+    assert figures[Figure.LATENT_PCA].axes[0].get_xlabel().startswith("PC1 (")
+    assert len(figures[Figure.LATENT_VS_FACTOR].axes) == 1  # one active latent against the label
+    labels_shown = [t.get_text() for t in figures[Figure.LATENT_TABLE].axes[0].get_yticklabels()]
+    assert labels_shown[0].endswith(f"label {0.46 / math.log(10):.2f}")
+
+
+@pytest.mark.parametrize("dataset", ["color_dsprites", "noisy_dsprites"])
+def test_latent_figures_of_colour_images(dataset):
+    params, model, stored, classes = tiny_model_and_sprites(40, override={"data": {"dataset": dataset}})
+    assert model.config.image_shape == (3, 64, 64)
+    d = params.model.latent_dim
+    details = {
+        "kl_per_dim": list(np.linspace(2.0, 0.0, d)),
+        "active": [True] + [False] * (d - 1),
+        "mutual_info": np.full((d, 6), 0.1).tolist(),
+        "factor_entropy": [0.0, 1.0, 1.5, 3.0, 3.0, 3.0],
+        "factor_names": list(FACTOR_NAMES),
+    }
+    figures = dict(latent_figures(model, stored, classes, details, params, torch.device("cpu")))
+    assert len(figures) == 6
+    table = figures[Figure.LATENT_TABLE].axes[0].get_images()[0].get_array()
+    assert table.ndim == 3 and table.shape[2] == 3  # drawn in colour

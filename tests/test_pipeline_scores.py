@@ -9,13 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.configs import model_config
-from pipeline.params import Params
 from pipeline.scores import SCORE_NAMES, SCORED_FACTORS, add_scores, dsprites_ground_truth, scores_line
-from testkit.project import TINY_PARAMS
-from vae.batches import to_device
+from testkit.batches import tiny_model_and_sprites
 from vae.dsprites import SPACE, render_images
-from vae.model import VAE
 
 
 def test_dsprites_ground_truth_renders_the_asked_factors():
@@ -30,11 +26,7 @@ def test_dsprites_ground_truth_renders_the_asked_factors():
 
 @pytest.mark.slow
 def test_add_scores_on_a_tiny_model():
-    params = Params.model_validate({"eval": TINY_PARAMS["eval"], "model": TINY_PARAMS["model"]})
-    torch.manual_seed(0)
-    model = VAE(model_config(params)).eval()
-    images = render_images(np.random.default_rng(1).choice(SPACE.n, 120, replace=False))
-    packed = to_device(np.packbits(images.reshape(len(images), -1), axis=1), torch.device("cpu"))
+    params, model, packed, _ = tiny_model_and_sprites(120, seed=1)
     metrics, details = add_scores(params, model, torch.device("cpu"), packed, {"elbo": -3000.0}, {"n": 1})
     assert metrics["elbo"] == -3000.0 and details["n"] == 1  # added to, not replaced
     for name in SCORE_NAMES:

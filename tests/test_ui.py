@@ -31,12 +31,12 @@ def _free_port() -> int:
 def _get(url: str, payload: dict | None = None) -> dict | str:
     data = json.dumps(payload).encode() if payload is not None else None
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=60) as response:
         body = response.read().decode()
     return json.loads(body) if body.startswith("{") else body
 
 
-def _wait_until_up(url: str, server: subprocess.Popen, log: Path, seconds: float = 90) -> None:
+def _wait_until_up(url: str, server: subprocess.Popen, log: Path, seconds: float = 240) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -58,7 +58,8 @@ def test_ui_serves_the_sweep_runs(tmp_path, monkeypatch):
     for beta in (1.0, 4.0):
         params = parse_params({"beta": beta})
         run = ModelRun.open(root, f"digest-{beta}", params, {"vae_pipe.sweep": "ui-test"})
-        run.log_metrics({"mig": beta / 10, "elbo": -100 - beta})
+        run.log_metrics({"mig": beta / 10, "elbo": -100 - beta, "sap": beta / 100, "beta_vae": 0.5 + beta / 20})
+        run.log_metrics({"dci_disentanglement": beta / 8})
     ModelRun.open(root, "digest-other", parse_params({"beta": 2.0}))
 
     port = _free_port()
@@ -84,13 +85,33 @@ def test_ui_serves_the_sweep_runs(tmp_path, monkeypatch):
         betas = sorted(next(p["value"] for p in run["data"]["params"] if p["key"] == "beta") for run in found["runs"])
         assert betas == ["1.0", "4.0"]
 
-        with open_page(chromium, f"{base}/#/experiments/{exp_id}/runs") as page:
+        with open_page(chromium, f"{base}/#/experiments/{exp_id}/runs", timeout=120) as page:
             deadline, text = time.monotonic() + 60, ""
             while time.monotonic() < deadline and not ("beta=1 seed=0" in text and "beta=4 seed=0" in text):
                 time.sleep(1)
                 text = evaluate(page, "document.body.innerText")
             page.screenshot(path=tmp_path / "mlflow-ui.png")
         assert "beta=1 seed=0" in text and "beta=4 seed=0" in text, text[:2000]
+
+        # The addresses `vae-pipe ui` prints: the saved view's columns and sort, then its charts.
+        printed = dict(line.split(": http", 1) for line in log.read_text().splitlines() if ": http" in line)
+        table, charts = ("http" + printed[key] for key in printed if key.startswith(("Runs table", "Charts")))
+        assert "workflowType=machine_learning" in table and "compareRunsMode=CHART" in charts
+        for address, wanted, shot in (
+            (table, ("Sort: mig", "Model training", "beta_vae", "dci_disentanglement"), "mlflow-runs-table.png"),
+            (
+                charts,
+                ("Parallel Coordinates", "beta vs. mig", "beta vs. sap", "beta vs. beta_vae"),
+                "mlflow-charts.png",
+            ),
+        ):
+            with open_page(chromium, address, width=1600, timeout=120) as page:
+                deadline, text = time.monotonic() + 90, ""
+                while time.monotonic() < deadline and not all(word in text for word in wanted):
+                    time.sleep(1)
+                    text = evaluate(page, "document.body.innerText")
+                page.screenshot(path=tmp_path / shot)
+            assert all(word in text for word in wanted), (address, text[:3000])
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:

@@ -14,6 +14,7 @@ from metrics.tc import held_out_kl_decomposition
 from pipeline import timings
 from pipeline.artifacts import load_held_out, load_trained
 from pipeline.configs import objective
+from pipeline.introspection import label_information
 from pipeline.params import Params
 from pipeline.paths import Outputs, write_text_atomic
 from pipeline.record import record_stage
@@ -117,6 +118,9 @@ def run(params: Params, out: Outputs) -> dict[str, Any]:
     with timings.phase("ELBO, KL parts, MIG"):
         metrics, details = summarise(params, recon, kl_dims, means, held_out.factors, logvars)
     metrics, details = add_scores(params, model, device, images, metrics, details)
+    if held_out.factors is None and held_out.labels is not None:  # the latent figures use the class label
+        e = params.eval
+        details |= label_information(means, held_out.labels, e.mig_bins, e.mig_points, params.data.split_seed)
     details["likelihood"] = model.config.likelihood  # the ELBO's likelihood: never compared across likelihoods
     write_text_atomic(out.details, json.dumps(details, indent=1) + "\n")
     write_text_atomic(out.metrics, json.dumps(metrics, indent=2) + "\n")

@@ -10,6 +10,7 @@ import torch
 
 from pipeline import plotting, timings
 from pipeline.artifacts import load_held_out, load_trained
+from pipeline.introspection import introspection_target
 from pipeline.latents import decoded, latent_figures, pixels
 from pipeline.objective_labels import describe_objective
 from pipeline.params import Params
@@ -79,8 +80,10 @@ def _figures(params: Params, out: Outputs) -> list[str]:
     )
     written += [Figure.KL_PER_DIM, Figure.TRAINING_CURVES]
     held = load_held_out(out)
-    if held.factors is not None and "mutual_info" in details:  # introspection against ground-truth factors
-        for name, fig in latent_figures(model, to_device(held.images, device), held.factors, details, params, device):
+    target = introspection_target(held.factors, held.labels, details)  # ground-truth factors, or the label
+    if target is not None:
+        images = to_device(held.images, device)
+        for name, fig in latent_figures(model, images, target.classes, target.details(details), params, device):
             plotting.save(fig, out.plots / name)
             written.append(name)
     return written
