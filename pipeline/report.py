@@ -244,7 +244,7 @@ def _write_page(found: FoundRuns, runs: list[RunRecord], work: Path) -> tuple[li
         generated=datetime.now(UTC),
         skipped=found.skipped,
         mi_note=mi_note,
-        primary_objective=primary.label if len(sections) > 1 else None,
+        primary_objective=primary.title if len(sections) > 1 else None,
         sections=sections,
         all_runs=all_runs,
     )

@@ -42,7 +42,8 @@ class Section:
 
     @property
     def title(self) -> str:
-        return TITLES.get(self.objective, self.objective)
+        """The objective and its other settings, without the axis: `β-TCVAE (α = 1, γ = 1, sampling mws)`."""
+        return self.label.rsplit("; x: ", 1)[0]
 
 
 def _label(run: RunRecord) -> str:
