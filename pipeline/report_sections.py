@@ -80,10 +80,10 @@ def objective_sections(runs: Iterable[RunRecord]) -> list[Section]:
 
 
 def section_sentences(sections: Sequence[Section]) -> list[str]:
-    """All sections' sentences; each prefixed with its objective's label when there are several."""
+    """All sections' sentences; each prefixed with its objective and settings when there are several."""
     if len(sections) == 1:
         return list(sections[0].sentences)
-    return [f"{section.label}: {text}" for section in sections for text in section.sentences]
+    return [f"{section.title}: {text}" for section in sections for text in section.sentences]
 
 
 def section_csv_rows(sections: Sequence[Section]) -> list[dict[str, str]]:

@@ -32,7 +32,8 @@ RUNS = [
     ("tc_vae", 8.0, 0, 0.05, 40.0),
     ("tc_vae", 8.0, 1, 0.06, 42.0),
 ]
-BETA_VAE, TC_VAE = "β-VAE; x: β", "β-TCVAE (α = 1, γ = 1, sampling mws); x: β"
+BETA_VAE, TC_VAE = "β-VAE; x: β", "β-TCVAE (α = 1, γ = 1, sampling mws); x: β"  # legends
+MINE, THEIRS = "β-VAE", "β-TCVAE (α = 1, γ = 1, sampling mws)"  # sentence prefixes
 
 
 def _record(name: str, beta: float, seed: int, mig: float, kl: float, **params) -> RunRecord:
@@ -59,14 +60,14 @@ def test_two_objectives_at_the_same_betas_are_never_pooled():
     assert (beta_vae.best.beta, beta_vae.best.seed, tc_vae.best.beta, tc_vae.best.seed) == (8.0, 2, 1.0, 1)
 
     text = section_sentences(sections)
-    mine = [s for s in text if s.startswith(f"{BETA_VAE}: ")]
-    theirs = [s for s in text if s.startswith(f"{TC_VAE}: ")]
+    mine = [s for s in text if s.startswith(f"{MINE}: ")]
+    theirs = [s for s in text if s.startswith(f"{THEIRS}: ")]
     assert len(mine) + len(theirs) == len(text)  # every sentence names its objective
-    assert any(s.startswith(f"{BETA_VAE}: MIG grows with β: 0.110 at β=1 (n=3) vs 0.520 at β=8 (n=3)") for s in mine)
-    assert any(s.startswith(f"{TC_VAE}: MIG falls with β: 0.610 at β=1 (n=2) vs 0.055 at β=8 (n=2)") for s in theirs)
-    assert f"{BETA_VAE}: KL falls from 22.0 nats at β=1 to 6.0 nats at β=8 (monotone: yes)." in mine
-    assert f"{TC_VAE}: KL rises from 31.0 nats at β=1 to 41.0 nats at β=8 (monotone: yes)." in theirs
-    assert f"{BETA_VAE}: 6 runs at 2 β values (1, 8), seeds 0, 1, 2." in mine
+    assert any(s.startswith(f"{MINE}: MIG grows with β: 0.110 at β=1 (n=3) vs 0.520 at β=8 (n=3)") for s in mine)
+    assert any(s.startswith(f"{THEIRS}: MIG falls with β: 0.610 at β=1 (n=2) vs 0.055 at β=8 (n=2)") for s in theirs)
+    assert f"{MINE}: KL falls from 22.0 nats at β=1 to 6.0 nats at β=8 (monotone: yes)." in mine
+    assert f"{THEIRS}: KL rises from 31.0 nats at β=1 to 41.0 nats at β=8 (monotone: yes)." in theirs
+    assert f"{MINE}: 6 runs at 2 β values (1, 8), seeds 0, 1, 2." in mine
     # Seed statistics per objective: β-TCVAE has 2 seeds per β, β-VAE 3, so only β-TCVAE is warned about.
     assert not any("fewer than 3 seeds" in s for s in mine)
     assert any("fewer than 3 seeds at β=1 (2), β=8 (2)" in s for s in theirs)
@@ -134,7 +135,7 @@ def test_report_page_and_csv_per_objective(tmp_path, monkeypatch):
     out = tmp_path / "reports"
     result = build_report(root, out)
     assert result.n_runs == len(RUNS)
-    assert any(s.startswith(f"{TC_VAE}: MIG falls with β") for s in result.text)
+    assert any(s.startswith(f"{THEIRS}: MIG falls with β") for s in result.text)
     with (out / "summary.csv").open() as handle:
         table = list(csv.DictReader(handle))
     assert [(r["objective"], float(r["beta"]), int(r["n_runs"])) for r in table] == [
