@@ -9,9 +9,10 @@ import numpy as np
 import torch
 
 from pipeline.paths import Outputs
-from vae.checkpoint import load_model
+from vae.checkpoint import load_model, load_tensors
 from vae.datasets import load_dataset
 from vae.model import VAE, ModelConfig
+from vae.objectives import Objective
 
 
 @dataclass(frozen=True)
@@ -59,4 +60,18 @@ def load_trained(out: Outputs, device: torch.device) -> VAE:
     except Exception as error:  # torch raises RuntimeError/UnpicklingError/EOFError for a damaged file
         raise OutputError(
             f"{out.model}: cannot be read as weights for {config} ({type(error).__name__}); {rerun}"
+        ) from None
+
+
+def load_objective_state(out: Outputs, objective: Objective) -> None:
+    """The objective's trained parts (FactorVAE's discriminator) saved beside the model, into `objective`."""
+    rerun = "run `dvc checkout` or `dvc repro -f train` to restore it"
+    try:
+        objective.load_trained_state(load_tensors(out.objective_state))
+    except FileNotFoundError:
+        raise OutputError(f"{out.objective_state}: missing; {rerun}") from None
+    except Exception as error:  # damaged file, or one of another objective or discriminator shape
+        raise OutputError(
+            f"{out.objective_state}: cannot be read as the trained parts of objective {objective.name} "
+            f"({type(error).__name__}); {rerun}"
         ) from None

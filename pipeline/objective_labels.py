@@ -22,9 +22,27 @@ SETTING_KEYS = {
     "beta_vae": ("beta",),
     "capacity": ("objective.capacity.gamma", "objective.capacity.c_max", "objective.capacity.anneal_steps"),
     "tc_vae": ("objective.tc_vae.alpha", "beta", "objective.tc_vae.gamma", "objective.tc_vae.sampling"),
-    "factor_vae": ("objective.factor_vae.gamma",),
+    "factor_vae": (  # the discriminator's settings are FactorVAE's own too: runs differing in them are not pooled
+        "objective.factor_vae.gamma",
+        "objective.factor_vae.disc_hidden",
+        "objective.factor_vae.disc_layers",
+        "objective.factor_vae.disc_lr",
+        "objective.factor_vae.disc_beta1",
+        "objective.factor_vae.disc_beta2",
+    ),
 }
-SYMBOLS = {"beta": "β", "gamma": "γ", "alpha": "α", "c_max": "C_max", "anneal_steps": "anneal steps"}
+SYMBOLS = {
+    "beta": "β",
+    "gamma": "γ",
+    "alpha": "α",
+    "c_max": "C_max",
+    "anneal_steps": "anneal steps",
+    "disc_hidden": "disc. width",
+    "disc_layers": "disc. layers",
+    "disc_lr": "disc. lr",
+    "disc_beta1": "disc. β1",
+    "disc_beta2": "disc. β2",
+}
 
 
 def objective_name(flat: Mapping[str, Any]) -> str:

@@ -53,6 +53,12 @@ class Outputs:
         return self.root / "models" / "model.json"
 
     @property
+    def objective_state(self) -> Path:
+        """The objective's trained parts that evaluation needs (FactorVAE's discriminator; empty for the
+        objectives that own none), tensors only, loaded with weights_only=True."""
+        return self.root / "models" / "objective.pt"
+
+    @property
     def curves(self) -> Path:
         return self.root / "models" / "curves.csv"
 

@@ -46,7 +46,7 @@ def figure_artifact(name: str) -> str:
 def stage_files(out: Outputs, stage: Stage) -> list[Path]:
     """The files of a stage that travel to MLflow, all under ARTIFACT_DIRS[stage]."""
     if stage == "train":
-        return [out.model, out.model_card, out.curves]
+        return [out.model, out.objective_state, out.model_card, out.curves]
     if stage == "evaluate":
         return [out.metrics, out.details]
     return sorted(out.plots.glob("*.png"))

@@ -23,30 +23,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline import plotting
-from pipeline.objective_labels import DEFAULT_OBJECTIVE, TITLES
+from pipeline.objective_labels import DEFAULT_OBJECTIVE
 from pipeline.record import ARTIFACT_DIRS, DETAILS_ARTIFACT, figure_artifact
 from pipeline.report_data import (
     METRICS,
     BetaRow,
+    ReportError,
     RunRecord,
-    aggregate,
-    best_run,
     group_runs,
     group_slug,
     kl_rank_matrix,
     normalised_mutual_information,
-    score_sentences,
-    summary_csv_rows,
-    summary_sentences,
 )
 from pipeline.report_html import INDEX, RUN_FIGURES, SUMMARY_CSV, RunImages, render_group_index, render_html
 from pipeline.report_objectives import (
     objective_groups,
     objectives_figure,
     objectives_kl_heatmap,
-    primary_objective,
+    relabel_weight_axis,
 )
 from pipeline.report_runs import FoundRuns, find_runs
+from pipeline.report_sections import objective_sections, section_csv_rows, section_sentences
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -112,7 +109,8 @@ def _collect_run_images(
     return found
 
 
-def _draw_figures(rows: Sequence[BetaRow], runs: Sequence[RunRecord], work: Path) -> dict[str, str]:
+def _draw_figures(rows: Sequence[BetaRow], runs: Sequence[RunRecord], work: Path, weight: str = "β") -> dict[str, str]:
+    """The per-β figures; `weight` names the x axis where the rows are keyed by another objective's weight."""
     from pipeline import report_figures as rf
 
     betas = [row.beta for row in rows]
@@ -124,6 +122,8 @@ def _draw_figures(rows: Sequence[BetaRow], runs: Sequence[RunRecord], work: Path
 
     def save(key: str, fig: Any) -> None:
         relative = f"figures/{key}.png"
+        if weight != "β":
+            relabel_weight_axis(fig, weight)
         plotting.save(fig, work / relative)
         figures[key] = relative
 
@@ -155,7 +155,7 @@ def _draw_figures(rows: Sequence[BetaRow], runs: Sequence[RunRecord], work: Path
 
 
 def _mutual_info_figure(
-    mlflow_client: MlflowClient, best: RunRecord, work: Path, scratch: Path
+    mlflow_client: MlflowClient, best: RunRecord, work: Path, scratch: Path, weight: str = "β"
 ) -> tuple[str | None, str | None]:
     """(relative path of the MI heatmap, or None with a note why not)."""
     from pipeline import report_figures as rf
@@ -171,7 +171,7 @@ def _mutual_info_figure(
         return None, f"No factor varies in run {best.run_id}'s evaluation data: no MI matrix."
     title = (
         "Normalised mutual information\n"
-        f"best-MIG run: β = {best.beta:g}, seed {best.seed} (MIG {best.metric('mig'):.3f})"
+        f"best-MIG run: {weight} = {best.beta:g}, seed {best.seed} (MIG {best.metric('mig'):.3f})"
     )
     relative = "figures/mutual_info.png"
     plotting.save(rf.mutual_information(names, matrix, title), work / relative)
@@ -198,17 +198,21 @@ def _swap_in(work: Path, out_dir: Path) -> None:
 def _write_page(found: FoundRuns, runs: list[RunRecord], work: Path) -> tuple[list[str], RunRecord | None]:
     """One report page (index.html, summary.csv, figures) for `runs` into the folder `work`.
 
-    Objectives are compared side by side in their own figures; the per-β sections show one objective."""
+    Each objective (with its other settings) is its own section of the summary, the table and summary.csv,
+    over its own weight; the objectives are compared side by side in their own figures, and the per-weight
+    figures and images show the first section (β-VAE when present)."""
     mlflow_client = found.client
     groups = objective_groups(runs)
-    primary = primary_objective(runs)
-    all_runs, runs = runs, [run for run in runs if primary is None or run.objective == primary]
-    rows = aggregate(runs)
-    best = best_run(runs)
-    sentences = summary_sentences(rows, best) + score_sentences(rows)
+    sections = objective_sections(runs)
+    if not sections:
+        raise ReportError(f"no run of {found.filter_text} has its objective's weight param: nothing to place")
+    primary = sections[0]
+    all_runs, runs = runs, list(primary.runs)
+    rows, best = list(primary.rows), primary.best
+    sentences = section_sentences(sections)
     scratch = work / ".downloads"
-    figures = _draw_figures(rows, runs, work)
-    if primary is not None or any(run.objective != DEFAULT_OBJECTIVE for run in all_runs):
+    figures = _draw_figures(rows, runs, work, primary.weight)
+    if len(sections) > 1 or any(run.objective != DEFAULT_OBJECTIVE for run in all_runs):
         plotting.save(objectives_figure(groups), work / "figures/objectives.png")
         figures["objectives"] = "figures/objectives.png"
         heatmap = objectives_kl_heatmap(groups)
@@ -217,14 +221,14 @@ def _write_page(found: FoundRuns, runs: list[RunRecord], work: Path) -> tuple[li
             figures["objectives_kl"] = "figures/objectives_kl.png"
     mi_note = "No run has a MIG metric, so there is no best-MIG run to show."
     if best is not None:
-        mi_path, mi_note = _mutual_info_figure(mlflow_client, best, work, scratch)
+        mi_path, mi_note = _mutual_info_figure(mlflow_client, best, work, scratch, primary.weight)
         if mi_path:
             figures["mutual_info"] = mi_path
     run_images = _collect_run_images(mlflow_client, rows, work, scratch)
     shutil.rmtree(scratch, ignore_errors=True)
 
     with (work / SUMMARY_CSV).open("w", newline="") as handle:
-        table = summary_csv_rows(rows)
+        table = section_csv_rows(sections)
         writer = csv.DictWriter(handle, fieldnames=list(table[0]))
         writer.writeheader()
         writer.writerows(table)
@@ -240,7 +244,9 @@ def _write_page(found: FoundRuns, runs: list[RunRecord], work: Path) -> tuple[li
         generated=datetime.now(UTC),
         skipped=found.skipped,
         mi_note=mi_note,
-        primary_objective=TITLES.get(primary or "", primary),
+        primary_objective=primary.title if len(sections) > 1 else None,
+        sections=sections,
+        all_runs=all_runs,
     )
     (work / INDEX).write_text(page, encoding="utf-8")
     return sentences, best

@@ -12,6 +12,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from pipeline.paths import Figure
 from pipeline.report_data import METRIC_NAMES, METRICS, BetaRow, RunRecord, fmt_stat, fmt_value
+from pipeline.report_sections import Section, objective_sections
 
 INDEX = "index.html"
 SUMMARY_CSV = "summary.csv"
@@ -80,8 +81,12 @@ def render_html(
     skipped: int = 0,
     mi_note: str | None = None,
     primary_objective: str | None = None,
+    sections: Sequence[Section] = (),
+    all_runs: Sequence[RunRecord] | None = None,
 ) -> str:
-    """The whole page. `figures`: figure key → relative path (only figures that were drawn)."""
+    """The whole page. `figures`: figure key → relative path (only figures that were drawn). `sections`: one
+    per objective (summary and table each, never pooled; by default those of `runs`), `all_runs` the
+    runs table (default `runs`); `rows`, `runs` and `best` are the section the per-β figures show."""
     return (
         _environment()
         .get_template(TEMPLATE)
@@ -98,6 +103,8 @@ def render_html(
             skipped=skipped,
             mi_note=mi_note,
             primary_objective=primary_objective,
+            sections=sections or objective_sections(runs),
+            all_runs=all_runs if all_runs is not None else runs,
             metrics=METRICS,
             metric_names=METRIC_NAMES,
             run_figure_titles=RUN_FIGURE_TITLES,

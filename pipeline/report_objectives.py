@@ -1,11 +1,11 @@
 """Objectives side by side: runs grouped by (objective with its other settings, weight), one line per group
 on shared axes with the weight on x, never pooled across objectives. Pure grouping plus one figure; the
-per-β sections of the report show one objective's runs (`primary_objective`)."""
+per-β figures of the report show one objective's runs (`pipeline.report_sections`)."""
 
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
@@ -39,13 +39,21 @@ def objective_groups(runs: Iterable[RunRecord]) -> dict[str, list[BetaRow]]:
     return {label: aggregate(members, OBJECTIVE_METRICS) for label, members in sorted(groups.items())}
 
 
-def primary_objective(runs: Sequence[RunRecord]) -> str | None:
-    """The objective the per-β sections show when runs mix objectives: β-VAE if present, else the most
-    frequent; None when all runs share one objective (nothing to leave out)."""
-    names = Counter(run.objective for run in runs)
-    if len(names) <= 1:
-        return None
-    return DEFAULT_OBJECTIVE if DEFAULT_OBJECTIVE in names else names.most_common(1)[0][0]
+def relabel_weight_axis(fig: Figure, weight: str) -> None:
+    """Name `weight` (C_max, γ) where a per-β figure says β, for a page whose rows are keyed by another
+    objective's weight: axis labels, legend entries and row labels."""
+    for ax in fig.axes:
+        ax.set_xlabel(ax.get_xlabel().replace("β (KL weight", f"{weight} (the objective's weight"))
+        ax.set_ylabel(ax.get_ylabel().replace("β", weight))
+        rows = [t.get_text() for t in ax.get_yticklabels()]
+        if any("β" in row for row in rows):  # the heatmap's rows, set as fixed labels
+            ax.set_yticks(ax.get_yticks(), [row.replace("β", weight) for row in rows])
+        if (legend := ax.get_legend()) is not None:
+            for text in legend.get_texts():
+                text.set_text(text.get_text().replace("β", weight))
+        ax.set_title(ax.get_title().replace("β", weight))
+    if fig._suptitle is not None:
+        fig._suptitle.set_text(fig._suptitle.get_text().replace("β", weight))
 
 
 def objectives_figure(groups: Mapping[str, Sequence[BetaRow]]) -> Figure:

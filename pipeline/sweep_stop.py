@@ -8,6 +8,7 @@ would train the whole queue unless told to stop.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 
@@ -20,8 +21,16 @@ def active_points(root: Path) -> dict[str, str]:
     return {entry["name"]: entry["status"] for entry in listed if entry["status"] in ("Queued", "Running")}
 
 
-def stop_points(root: Path, names: list[str]) -> tuple[list[str], list[str]]:
-    """Kill the running and remove the queued points among `names`; returns (killed, removed)."""
+def stop_points(
+    root: Path, names: list[str], wait_seconds: float = 120.0, poll_seconds: float = 1.0
+) -> tuple[list[str], list[str]]:
+    """Kill the running and remove the queued points among `names`; returns (killed, removed).
+
+    The kill is DVC's graceful one (`dvc queue kill` without --force): dvc-task sends SIGINT to the
+    experiment's process group, which the training takes as Ctrl-C (it stops after the step in progress
+    and saves a checkpoint); --force would send SIGKILL. Then waits, at most `wait_seconds`, until the
+    killed points have left DVC's Running state: a re-run started right after would otherwise wait for
+    them, see them fail, and report them failed instead of queueing them again to resume."""
     from dvc.repo import Repo
 
     active = active_points(root)
@@ -32,7 +41,13 @@ def stop_points(root: Path, names: list[str]) -> tuple[list[str], list[str]]:
         if queued:
             queue.remove(queued)
         if running:
-            queue.kill(running)
+            queue.kill(running, force=False)
+    deadline = time.monotonic() + wait_seconds
+    while running and time.monotonic() < deadline:
+        still = active_points(root)
+        if not any(still.get(name) == "Running" for name in running):
+            break
+        time.sleep(poll_seconds)
     return running, queued
 
 

@@ -29,9 +29,17 @@ def test_sweep_over_objectives(make_project):
         for term in ["loss", "recon", "kl", *OWN_TERMS[name]]:
             assert client.get_metric_history(run.info.run_id, f"train.{term}"), (name, term)
     assert by_objective["capacity"].data.metrics["capacity"] == pytest.approx(25 * 30 / 10_000)
+    factor = by_objective["factor_vae"].data.metrics  # held out: the saved discriminator's TC in the loss
+    assert factor["loss"] == pytest.approx(factor["recon"] + factor["kl"] + 10.0 * factor["disc_tc"], rel=1e-5)
+    assert all("disc_tc" not in run.data.metrics for name, run in by_objective.items() if name != "factor_vae")
+    listed = {a.path for a in client.list_artifacts(by_objective["factor_vae"].info.run_id, "model")}
+    assert "model/objective.pt" in listed
 
     project.run("vae-pipe", "report", "--sweep", "objectives")
     page = (project.root / "reports" / "index.html").read_text()
     assert "Objectives compared" in page and "figures/objectives.png" in page
     assert "show the β-VAE runs only" in page
+    assert page.count('<section class="objective">') == len(OWN_TERMS)  # a summary and table per objective
+    summary = (project.root / "reports" / "summary.csv").read_text().splitlines()
+    assert sorted(line.split(",")[1] for line in summary[1:]) == sorted(OWN_TERMS)
     assert (project.root / "reports" / "figures" / "objectives.png").stat().st_size > 0

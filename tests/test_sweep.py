@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import signal
+import subprocess
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -124,3 +130,78 @@ def test_sweep_over_two_datasets_reports_each_on_its_own_page(make_project):
     reports = project.root / "reports"
     top = (reports / "index.html").read_text()
     assert "dsprites-conv-bernoulli/index.html" in top and "digits-mlp-continuous_bernoulli/index.html" in top
+
+
+def _stopped_trainings(root: Path) -> dict[str, int]:
+    """{experiment: the step its training stopped at (0: stopped before its first step)} from the DVC
+    queue's logs of the experiments whose train stage was interrupted (exit 130 after Ctrl-C)."""
+    stopped = {}
+    for log in (root / ".dvc" / "tmp" / "exps" / "run").glob("*/*.out"):
+        text = log.read_text()
+        name = re.search(r"Reproducing experiment '([^']+)'", text)
+        if name and re.search(r"failed to reproduce 'train'.*exited with 130", text):
+            step = re.search(r"interrupted after step (\d+): checkpoint saved", text)
+            stopped[name.group(1)] = int(step.group(1)) if step else 0
+    return stopped
+
+
+def test_ctrl_c_then_an_immediate_rerun_trains_each_point_once(make_project):
+    """Ctrl-C as a terminal sends it (SIGINT to the foreground process group) while points train, then the
+    same sweep again at once: every point ends with one finished run, trained once (a stopped training
+    resumes from its checkpoint instead of starting over), and no process of either sweep is left."""
+    project = make_project(
+        {
+            "model": {"arch": "mlp"},
+            "train": {"steps": 1500, "log_every": 50, "checkpoint_every": 50},
+            "sweep": {"beta": [1, 4], "seed": [0]},
+        }
+    )
+    # Every start of the train stage's command (a fresh training or a resumed one), by experiment.
+    dvc_yaml = project.root / "dvc.yaml"
+    starts = project.root / "train-starts.log"
+    command = "cmd: python -m pipeline train"
+    assert command in dvc_yaml.read_text()
+    counted = 'cmd: echo "$DVC_EXP_NAME" >> "$DVC_ROOT/train-starts.log" && python -m pipeline train'
+    dvc_yaml.write_text(dvc_yaml.read_text().replace(command, counted))
+    project.commit("count the training starts")
+
+    args = ["vae-pipe", "sweep", "--jobs", "2", "--name", "interrupted"]
+    # Output to a file: DVC's forked worker watchers inherit it and keep a pipe open until the workers exit.
+    log = project.root.parent / "interrupted-sweep.log"
+    with log.open("w") as output:
+        first = subprocess.Popen(
+            args,
+            cwd=project.root,
+            env=project.env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, as a terminal's foreground job
+        )
+    deadline = time.monotonic() + 300
+    while not list((project.root / ".checkpoints").glob("*/*")):  # a training is past its first checkpoint
+        assert first.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, "no training reached a checkpoint"
+        time.sleep(0.2)
+    os.killpg(first.pid, signal.SIGINT)
+    assert first.wait(timeout=300) == 130, log.read_text()
+    err = log.read_text()
+    assert "interrupted: stopped" in err and "resume from their checkpoints" in err
+
+    again = project.run(*args, timeout=1800)
+    assert "failed:" not in again.stderr, again.stderr
+    client, runs = mlflow_runs(project.root)
+    assert sorted(run.data.params["beta"] for run in runs) == ["1.0", "4.0"]  # one run per point
+    assert {run.info.status for run in runs} == {"FINISHED"}
+    started = Counter(starts.read_text().split())
+    assert set(started) == {run.data.tags["dvc.exp_name"] for run in runs}
+    stopped = _stopped_trainings(project.root)
+    assert any(step > 0 for step in stopped.values()), f"no training was stopped mid-way: {stopped}"
+    for run in runs:
+        card = json.loads(Path(client.download_artifacts(run.info.run_id, "model/model.json")).read_text())
+        name = run.data.tags["dvc.exp_name"]
+        # Started once; or stopped by the Ctrl-C and continued from the step it stopped at, never redone.
+        assert started[name] == 1 + (name in stopped), (name, started, stopped)
+        assert card["resumed_from_step"] == stopped.get(name, 0), (name, stopped, card)
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, "train.loss")]
+        assert steps == list(range(50, 1501, 50))  # the curve once, without a gap or a repeat
+    assert _queue_workers_gone(project.root), "a DVC queue worker or sweep helper is still alive"

@@ -83,3 +83,37 @@ def test_ctrl_c_stops_this_sweeps_points_or_leaves_them(monkeypatch, grid_state,
     else:
         assert stopped == [[names[1], names[2]]]
         assert message.startswith("interrupted: stopped 1 running and removed 1 queued points of this sweep")
+
+
+def test_stopping_is_graceful_and_waits_until_the_points_have_stopped(monkeypatch):
+    """`dvc queue kill` without --force (SIGINT: training saves a checkpoint), then a wait until DVC no longer
+    reports the point running, so an immediate re-run queues it again instead of waiting for it to fail."""
+    calls = []
+    reported = iter([{"a": "Running", "b": "Queued"}, {"a": "Running"}, {"a": "Running"}, {}])
+    monkeypatch.setattr(sweep_stop, "active_points", lambda root: next(reported))
+
+    class FakeQueue:
+        def remove(self, names):
+            calls.append(("remove", names))
+
+        def kill(self, names, force):
+            calls.append(("kill", names, force))
+
+    class FakeRepo:
+        def __init__(self, root):
+            self.experiments = type("Experiments", (), {"celery_queue": FakeQueue()})()
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr("dvc.repo.Repo", FakeRepo)
+    assert sweep_stop.stop_points(Path("."), ["a", "b"], poll_seconds=0) == (["a"], ["b"])
+    assert calls == [("remove", ["b"]), ("kill", ["a"], False)]
+    assert next(reported, "drained") == "drained"  # polled until "a" had left the running state
+
+    forever = {"a": "Running"}
+    monkeypatch.setattr(sweep_stop, "active_points", lambda root: forever)
+    assert sweep_stop.stop_points(Path("."), ["a"], wait_seconds=0.05, poll_seconds=0.01) == (["a"], [])

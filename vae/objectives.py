@@ -4,8 +4,10 @@ The ELBO's pieces (reconstruction NLL, KL, the KL's decomposition) are evaluatio
 objective decides how they are weighted. Each objective returns batch means keyed by term name, `loss`
 first: the training loop sums and logs whatever terms it gets, so a new objective needs no change there.
 An objective sees the step (annealed capacity) and may own trained parts (FactorVAE's discriminator): it
-updates them in `after_step`, and keeps them behind `state_dict`/`load_state_dict` for checkpoints.
-`held_out` gives the objective's value from held-out dataset means, as `evaluate` reports it.
+updates them in `after_step`, and keeps them behind `state_dict`/`load_state_dict` for checkpoints. The
+trained parts without their optimizer (`trained_state`) are saved beside the model, so that `evaluate` can
+ask them for terms on held-out codes (`held_out_codes`); `held_out` then gives the objective's value from
+held-out dataset means, as `evaluate` reports it.
 """
 
 from __future__ import annotations
@@ -40,8 +42,19 @@ class Objective(Protocol):
         ...
 
     def held_out(self, means: Mapping[str, float], step: int) -> dict[str, float]:
-        """`loss` (and any terms of the objective's own) from held-out means of recon, kl, mi, tc, dim_kl."""
+        """`loss` (and any terms of the objective's own) from held-out means of recon, kl, mi, tc, dim_kl
+        and of the `held_out_codes` terms."""
         ...
+
+    def held_out_codes(self, codes: Tensor) -> dict[str, float]:
+        """Terms the objective's trained parts estimate on held-out codes z ~ q(z|x) (none if it owns none)."""
+        ...
+
+    def trained_state(self) -> dict[str, Tensor]:
+        """The trained parts' tensors that evaluation needs (no optimizer): saved beside the model."""
+        ...
+
+    def load_trained_state(self, state: Mapping[str, Tensor]) -> None: ...
 
     def to(self, device: torch.device) -> Objective: ...
 
@@ -65,6 +78,15 @@ class Stateless:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         if state:
             raise ValueError(f"objective {getattr(self, 'name', '?')} has no state, got keys {sorted(state)}")
+
+    def held_out_codes(self, codes: Tensor) -> dict[str, float]:
+        return {}
+
+    def trained_state(self) -> dict[str, Tensor]:
+        return {}
+
+    def load_trained_state(self, state: Mapping[str, Tensor]) -> None:
+        self.load_state_dict(state)
 
 
 def _means(logits: Tensor, x: Tensor, mu: Tensor, logvar: Tensor, likelihood: Likelihood) -> tuple[Tensor, Tensor]:
@@ -253,9 +275,26 @@ class FactorVAE:
         accuracy = 0.5 * ((joint > 0).float().mean() + (marginals < 0).float().mean())
         return {"disc_loss": loss.detach(), "disc_acc": accuracy.detach()}
 
+    @torch.inference_mode()
+    def held_out_codes(self, codes: Tensor) -> dict[str, float]:
+        """`disc_tc`: the trained discriminator's TC estimate, the mean logit over held-out codes."""
+        return {"disc_tc": float(self.discriminator(codes.float()).mean())}
+
     def held_out(self, means: Mapping[str, float], step: int) -> dict[str, float]:
-        """The discriminator is not kept with the model: held out, the TC is the sampled estimate."""
-        return {"loss": means["recon"] + means["kl"] + self.gamma * means["tc"]}
+        """recon + KL + γ·TC with the discriminator's TC (`disc_tc`) as in training; from a model saved
+        without its discriminator, `tc` (the sampled estimate) stands in."""
+        tc = means["disc_tc"] if "disc_tc" in means else means["tc"]
+        return {"loss": means["recon"] + means["kl"] + self.gamma * tc}
+
+    def trained_state(self) -> dict[str, Tensor]:
+        return {f"discriminator.{k}": v.detach().cpu() for k, v in self.discriminator.state_dict().items()}
+
+    def load_trained_state(self, state: Mapping[str, Tensor]) -> None:
+        """Strict: a file of another objective or another discriminator shape is an error, not a silent miss."""
+        prefix = "discriminator."
+        if any(not key.startswith(prefix) for key in state):
+            raise ValueError(f"factor_vae: unexpected keys {sorted(k for k in state if not k.startswith(prefix))}")
+        self.discriminator.load_state_dict({k.removeprefix(prefix): v for k, v in state.items()})
 
     def to(self, device: torch.device) -> FactorVAE:
         self.discriminator.to(device)

@@ -12,7 +12,7 @@ import torch
 from metrics import active_dims, compute_mig, elbo_summary, gaussian_kl_per_dim, posterior_mean_variance
 from metrics.tc import held_out_kl_decomposition
 from pipeline import timings
-from pipeline.artifacts import load_held_out, load_trained
+from pipeline.artifacts import load_held_out, load_objective_state, load_trained
 from pipeline.configs import objective
 from pipeline.introspection import label_information
 from pipeline.params import Params
@@ -22,7 +22,15 @@ from pipeline.scores import add_scores
 from vae.batches import iterate, to_device
 from vae.datasets import dataset_info
 from vae.model import VAE
+from vae.objectives import Objective
 from vae.seeding import pick_device, seed_everything
+
+ESTIMATORS = {  # how the held-out terms in eval/metrics.json are estimated (details.json says so too)
+    "mi, tc, dim_kl": "sampled: one code from each of eval.tc_points held-out posteriors, against the exact "
+    "mixture of all held-out posteriors (Chen et al. 2018), for every objective",
+    "disc_tc": "factor_vae only: mean logit of the trained discriminator (saved with the model) on "
+    "eval.tc_points held-out codes; FactorVAE's loss uses it, as in training",
+}
 
 
 @torch.inference_mode()
@@ -41,14 +49,28 @@ def encode_held_out(
     return tuple(torch.cat(parts).cpu().numpy().astype(np.float64) for parts in (recon, kl, means, logvars))
 
 
-def objective_terms(params: Params, elbo: dict[str, Any], means: np.ndarray, logvars: np.ndarray) -> dict[str, float]:
-    """Held out: the KL's parts (MI, TC, dimension-wise KL; for every objective) and the objective's value."""
+def sample_codes(mu: torch.Tensor, logvar: torch.Tensor, n_points: int, generator: torch.Generator) -> torch.Tensor:
+    """One code z ~ q(z|x) from each of `n_points` random held-out posteriors."""
+    rows = torch.randperm(len(mu), generator=generator)[:n_points]
+    noise = torch.randn(mu[rows].shape, generator=generator, dtype=mu.dtype)
+    return mu[rows] + noise * torch.exp(0.5 * logvar[rows])
+
+
+def objective_terms(
+    params: Params, elbo: dict[str, Any], means: np.ndarray, logvars: np.ndarray, own: Objective | None = None
+) -> dict[str, float]:
+    """Held out: the KL's parts sampled against the mixture of all held-out posteriors (MI, TC,
+    dimension-wise KL; for every objective), the terms of the objective's own trained parts on held-out codes
+    (FactorVAE: the discriminator's `disc_tc`), and the objective's value from them. `own`: the objective
+    with its trained parts loaded (by default a fresh one, for objectives that own none)."""
     n_points = min(params.eval.tc_points, len(means))
     mu, logvar = (torch.from_numpy(a).float() for a in (means, logvars))
     parts = held_out_kl_decomposition(mu, logvar, n_points, torch.Generator().manual_seed(params.data.split_seed))
-    held = {"recon": elbo["recon"], "kl": elbo["kl"], **parts}
-    own = objective(params, dataset_size=len(means)).held_out(held, params.train.steps)
-    return {"loss": float(own.pop("loss")), **parts, **own}
+    own = own if own is not None else objective(params, dataset_size=len(means))
+    codes = sample_codes(mu, logvar, n_points, torch.Generator().manual_seed(params.data.split_seed + 1))
+    trained = own.held_out_codes(codes)
+    value = own.held_out({"recon": elbo["recon"], "kl": elbo["kl"], **parts, **trained}, params.train.steps)
+    return {"loss": float(value.pop("loss")), **parts, **trained, **value}
 
 
 def _mig(params: Params, means: np.ndarray, factors: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -76,6 +98,7 @@ def summarise(
     means: np.ndarray,
     factors: np.ndarray | None,
     logvars: np.ndarray,
+    own: Objective | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(metrics for DVC/MLflow, arrays behind them for plots and reports). Without ground-truth factors
     (digits) there is no MIG: details say so, and the metrics leave it out rather than report a number."""
@@ -92,7 +115,7 @@ def summarise(
         "elbo": elbo["elbo"],
         "recon": elbo["recon"],
         "kl": elbo["kl"],
-        **objective_terms(params, elbo, means, logvars),
+        **objective_terms(params, elbo, means, logvars, own),
         "active_units": int(active.sum()),
         "kl_dim": {f"z{i}": float(v) for i, v in enumerate(kl_per_dim)},
         **mig_metrics,
@@ -102,6 +125,7 @@ def summarise(
         "kl_per_dim": kl_per_dim.tolist(),
         "posterior_mean_variance": variance.tolist(),
         "active": active.tolist(),  # by eval.active_threshold, so plots need not re-derive it
+        "estimators": ESTIMATORS,
         **mig_details,
     }
     return metrics, details
@@ -112,11 +136,13 @@ def run(params: Params, out: Outputs) -> dict[str, Any]:
     device = pick_device(params.train.device)
     held_out = load_held_out(out)
     model = load_trained(out, device)
+    own = objective(params, dataset_size=len(held_out.images))
+    load_objective_state(out, own)
     images = to_device(held_out.images, device)
     with timings.phase("encode held-out"):
         recon, kl_dims, means, logvars = encode_held_out(model, images, params.eval.batch_size)
     with timings.phase("ELBO, KL parts, MIG"):
-        metrics, details = summarise(params, recon, kl_dims, means, held_out.factors, logvars)
+        metrics, details = summarise(params, recon, kl_dims, means, held_out.factors, logvars, own)
     metrics, details = add_scores(params, model, device, images, metrics, details)
     if held_out.factors is None and held_out.labels is not None:  # the latent figures use the class label
         e = params.eval

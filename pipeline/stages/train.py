@@ -16,7 +16,7 @@ from pipeline.paths import Outputs, atomic_path, repo_root, write_text_atomic
 from pipeline.progress import training_progress
 from pipeline.record import record_stage, training_run
 from vae.batches import to_device
-from vae.checkpoint import save_weights, weights_digest
+from vae.checkpoint import save_tensors, save_weights, weights_digest
 from vae.model import VAE
 from vae.resume import Checkpoints
 from vae.seeding import pick_device, seed_everything
@@ -85,10 +85,12 @@ def _write_model(
     seconds: float,
     steps_run: int,
 ) -> str:
-    """Weights, curves and model card, each atomically; returns the weights digest."""
+    """Weights, the objective's trained parts, curves and model card, each atomically; returns the weights digest."""
     digest = weights_digest(model)
     with atomic_path(out.model) as tmp:
         save_weights(model, tmp)
+    with atomic_path(out.objective_state) as tmp:
+        save_tensors(config.objective.trained_state(), tmp)
     write_curves(out.curves, curve)
     card = {
         "digest": digest,
