@@ -151,6 +151,7 @@ def test_cluster_sweep_survives_a_killed_worker(server, tmp_path):
     assert SECRET not in page + report.stdout + report.stderr and "lab:***@127.0.0.1" in page
 
 
+@pytest.mark.cluster
 def test_eight_concurrent_writers_lose_nothing(server, tmp_path):
     url = server[0]
     ready = time.time() + 8  # all start writing at once, after their imports
