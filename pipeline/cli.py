@@ -238,7 +238,7 @@ def sweep(
         return
     try:
         with view.live() as update:
-            runner.run_queue(root, states, jobs, threads, update)
+            runner.run_queue(root, states, jobs, threads, update, on_note=view.note)
             runner.record_all(root, states, sweep_name)
             update(states)
     except KeyboardInterrupt:

@@ -31,6 +31,10 @@ class GridPoint:
         """The `-S key=value` arguments of `dvc exp run`."""
         return [f"{key}={_text(value)}" for key, value in self.overrides]
 
+    def touches(self, section: str) -> bool:
+        """Whether an override sets a key of params.yaml's `section` (e.g. "data")."""
+        return any(key.split(".", 1)[0] == section for key, _ in self.overrides)
+
     def exp_name(self, inputs_digest: str) -> str:
         """Same point on the same code and params → same name, so a finished point is recognised."""
         slug = "-".join(f"{key.rsplit('.', 1)[-1]}{_text(value)}" for key, value in self.overrides)

@@ -35,6 +35,11 @@ class QueueWatch:
         self._repo: Any = Repo(str(self._root))
         self._queue = self._repo.experiments.celery_queue
 
+    @property
+    def queue(self) -> Any:
+        """DVC's celery queue of the repository (the current one: it is reopened now and then)."""
+        return self._queue
+
     def close(self) -> None:
         self._repo.close()
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline import timings
+from pipeline import queue_workers, timings
 from pipeline.grid import GridPoint, check_point
 from pipeline.params import ParamsError
 from pipeline.queue_watch import DONE, QueueWatch, split_done
@@ -120,6 +120,34 @@ def _ensure_git_identity(root: Path) -> None:
                 os.environ.setdefault(env, fallback)
 
 
+def prepare_once(root: Path, states: list[PointState], on_note: Callable[[str], None]) -> None:
+    """The `prepare` stage at params.yaml's data settings, run here once before any point is queued, when a
+    point to queue keeps those settings: the points then restore the data from DVC's run-cache in a second
+    instead of each rendering it at the same moment. (Two points running `prepare` at once and committing
+    the same outputs into the shared cache made DVC refuse one of them: "unable to remove data/split.npz
+    without a confirmation".) A failure here is left to the points, which report it as their own."""
+    import logging
+
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    if not any(s.state == QUEUED and not s.point.touches("data") for s in states):
+        return
+    dvc_logger = logging.getLogger("dvc")
+    level = dvc_logger.level
+    dvc_logger.setLevel(logging.WARNING)  # DVC's own hints (git add dvc.lock, autostage) are not the sweep's
+    try:
+        with Repo(str(root)) as repo:
+            ran = repo.reproduce("prepare")
+    except DvcException as error:
+        on_note(f"prepare failed here ({error}); each point runs it and reports its own error")
+        return
+    finally:
+        dvc_logger.setLevel(level)
+    if ran:
+        on_note("prepared the data once (DVC stage prepare); the points restore it from DVC's run-cache")
+
+
 def _queue_and_start(root: Path, states: list[PointState], jobs: int, threads: int) -> None:
     from dvc.repo import Repo
 
@@ -135,9 +163,10 @@ def _queue_and_start(root: Path, states: list[PointState], jobs: int, threads: i
         for s in states:
             if s.state == QUEUED and not s.in_queue:
                 repo.experiments.run(params=s.point.set_params, queue=True, name=s.name)
-        # Workers keep the environment they start with: fix their thread count now.
+        # Workers keep the environment they start with (and so do the ones restarted later): fix their
+        # thread count now.
         os.environ["OMP_NUM_THREADS"] = str(threads)
-        queue.start_workers(jobs)
+        queue_workers.start_workers(queue, jobs)
 
 
 def _poll(watch: QueueWatch, root: Path, states: list[PointState]) -> None:
@@ -174,21 +203,33 @@ def run_queue(
     threads: int,
     on_update: Callable[[list[PointState]], None],
     poll_seconds: float = 2.0,
+    on_note: Callable[[str], None] = lambda text: None,
 ) -> None:
-    """Queue the pending points, start `jobs` workers, and wait until every point is final."""
+    """Queue the pending points, start `jobs` workers, and wait until every point is final, restarting
+    workers that stop while points still wait for them (pipeline/queue_workers.py)."""
     from pipeline.tracking import ensure_store
 
     with timings.phase("sweep store check"):
         ensure_store(root)  # created once here: concurrent first writers race on the schema
     if any(s.state in (QUEUED, RUNNING) for s in states):
+        with timings.phase("sweep prepare"):
+            prepare_once(root, states, on_note)
         with timings.phase("sweep queue"):
             _queue_and_start(root, states, jobs, threads)
     on_update(states)
     with QueueWatch(root) as watch:
+        keeper = queue_workers.WorkerKeeper(Path(watch.queue.wdir), jobs)
         while any(s.state not in FINAL for s in states):
             time.sleep(poll_seconds)
             _poll(watch, root, states)
             on_update(states)
+            queued = sum(s.state == QUEUED for s in states)
+            running = sum(s.state == RUNNING for s in states)
+            if keeper.check(queued, running, lambda: queue_workers.start_workers(watch.queue, jobs)):
+                on_note(
+                    f"restarted DVC queue workers that had stopped with {queued} point(s) still queued "
+                    f"({keeper.alive()} of {jobs} running now)"
+                )
     for s in states:
         if s.state == FAILED:
             s.error = log_tail(root, s.name)

@@ -107,6 +107,10 @@ class SweepView:
                 f"  {s.point.label} ({name}): running {seconds}, {training}", highlight=False, soft_wrap=True
             )
 
+    def note(self, text: str) -> None:
+        """One line about the sweep itself (not a point), above the live table or in the log."""
+        self.console.print(text, style="yellow", highlight=False, soft_wrap=True)
+
     def print_failures(self, failed: list[PointState]) -> None:
         for s in failed:
             self.console.print(f"[red]failed:[/] {s.point.label} ({s.name})", soft_wrap=True)

@@ -57,8 +57,9 @@ def test_points_in_the_queue_are_waited_for_not_queued_again(monkeypatch, grid_s
             return False
 
     monkeypatch.setattr("dvc.repo.Repo", FakeRepo)
+    monkeypatch.setattr(sweep.queue_workers, "clear_stale_control", lambda queue, nums: queued.append(("clear", nums)))
     sweep._queue_and_start(Path("."), states, 2, 1)
-    assert queued == [names[2], ("workers", 2)]
+    assert queued == [names[2], ("clear", [1, 2]), ("workers", 2)]  # stale shutdowns cleared before starting
 
 
 @pytest.mark.parametrize("leave_running", [False, True])
