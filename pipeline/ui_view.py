@@ -10,6 +10,10 @@ MLflow 3.17's UI reads what it shows from three places, and this module sets eac
 - a saved view: the experiment tag `mlflow.sharedViewState.<key>` holds the table's columns, sort order
   and charts as JSON (the UI's own "share view" format), and `viewStateShareKey=<key>` in the address
   opens it. Column keys are `params.\\`name\\`` / `metrics.\\`name\\``, as the UI writes them.
+The charts sit in two sections (a section's `columns` and `cardHeight` set its grid): the parallel-coordinates
+chart alone, full width, so its ten axes stay readable, then β against each score, three to a row. The UI
+hides a chart with no data ("Hide charts with no data", on by default), and the parallel-coordinates chart
+shows only runs that have every one of its params and metrics.
 """
 
 from __future__ import annotations
@@ -27,46 +31,67 @@ KIND_TAG, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
 PARAM_COLUMNS = ("beta", "seed", "model.objective", "data.dataset")
 METRIC_COLUMNS = ("elbo", "iwae", "recon", "kl", "active_units", "mig", *DISENTANGLEMENT_SCORES)
 SCORES = ("mig", *DISENTANGLEMENT_SCORES)  # each drawn against β
-SECTION = "vae-pipe-beta"
+PARALLEL_SECTION, SCATTER_SECTION = "vae-pipe-parallel", "vae-pipe-beta"
+PARALLEL_PARAMS, PARALLEL_METRICS = ("beta", "seed"), ("elbo", *SCORES)
+SCATTER_METRICS = ("elbo", "iwae", *SCORES)  # each a chart titled "beta vs. <metric>"
 
 
 def _column(kind: str, name: str) -> str:
     return f"{kind}.`{name}`"
 
 
-def _chart(uuid: str, **fields: Any) -> dict[str, Any]:
+def _chart(uuid: str, section: str, **fields: Any) -> dict[str, Any]:
     """One chart card as the UI serialises it (RunsChartsCardConfig)."""
-    return {"uuid": uuid, "metricSectionId": SECTION, "deleted": False, "isGenerated": False} | fields
+    return {"uuid": uuid, "metricSectionId": section, "deleted": False, "isGenerated": False} | fields
+
+
+def _section(uuid: str, name: str, columns: int, card_height: int) -> dict[str, Any]:
+    """One chart section (an accordion of cards, `columns` to a row, each `card_height` CSS px tall)."""
+    return {
+        "uuid": uuid,
+        "name": name,
+        "display": True,
+        "isReordered": False,
+        "deleted": False,
+        "isGenerated": False,
+        "columns": columns,
+        "cardHeight": card_height,
+    }
 
 
 def view_state() -> dict[str, Any]:
     """The saved view: search facets (sort) and UI state (columns, charts) in the UI's shared-view JSON."""
     parallel = _chart(
         "vae-pipe-parallel",
+        PARALLEL_SECTION,
         type="PARALLEL",
-        selectedParams=["beta", "seed"],
-        selectedMetrics=["elbo", *SCORES],
+        selectedParams=list(PARALLEL_PARAMS),
+        selectedMetrics=list(PARALLEL_METRICS),
         runsCountToCompare=100,
         showAllRuns=True,
     )
     scatters = [
         _chart(
             f"vae-pipe-beta-{score}",
+            SCATTER_SECTION,
             type="SCATTER",
             xaxis={"key": "beta", "type": "PARAM"},
             yaxis={"key": score, "type": "METRIC"},
             runsCountToCompare=100,
         )
-        for score in ("elbo", "iwae", *SCORES)
+        for score in SCATTER_METRICS
     ]
-    section = {"uuid": SECTION, "name": "β against the scores", "display": True, "isReordered": False}
+    sections = [
+        _section(PARALLEL_SECTION, "Parallel coordinates", 1, 400),
+        _section(SCATTER_SECTION, "β against each score", 3, 360),
+    ]
     return {
         "orderByKey": _column("metrics", "mig"),
         "orderByAsc": False,
         "selectedColumns": [_column("params", name) for name in PARAM_COLUMNS]
         + [_column("metrics", name) for name in METRIC_COLUMNS],
         "compareRunCharts": [parallel, *scatters],
-        "compareRunSections": [section | {"deleted": False, "isGenerated": False}],
+        "compareRunSections": sections,
         "isAccordionReordered": False,
     }
 

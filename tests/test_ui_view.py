@@ -30,6 +30,21 @@ def test_view_shows_beta_seed_objective_dataset_and_every_score():
     assert {c["metricSectionId"] for c in charts} <= sections
 
 
+def test_parallel_coordinates_chart_has_a_full_width_section_of_its_own():
+    """Ten axes in a third of the chart area overlap their labels: the parallel chart's section is one
+    column wide, the β-vs-score charts three to a row; card heights are ones the UI's resize handle offers."""
+    state = view_state()
+    sections = {s["uuid"]: s for s in state["compareRunSections"]}
+    by_section: dict[str, list[str]] = {}
+    for chart in state["compareRunCharts"]:
+        by_section.setdefault(chart["metricSectionId"], []).append(chart["type"])
+    parallel_section = next(uuid for uuid, types in by_section.items() if "PARALLEL" in types)
+    assert by_section[parallel_section] == ["PARALLEL"] and sections[parallel_section]["columns"] == 1
+    assert all(sections[uuid]["columns"] == 3 for uuid, types in by_section.items() if set(types) == {"SCATTER"})
+    assert all(s["cardHeight"] in (300, 330, 360, 400, 500) and s["display"] for s in sections.values())
+    assert [s["uuid"] for s in state["compareRunSections"]][0] == parallel_section
+
+
 def test_experiment_tags_fit_mlflow_and_round_trip():
     tags = experiment_tags()
     assert tags["mlflow.experimentKind"] == "custom_model_development"
