@@ -235,11 +235,17 @@ def test_ctrl_c_stops_after_the_step_with_a_checkpoint_and_resumes_identically(t
 
     namespace["hook"] = interrupt_at_10
     folder = tmp_path / "ckpt"
-    with pytest.raises(TrainingInterrupted) as stopped:
-        namespace["tiny"](folder, STEPS)
+    # Python's own Ctrl-C handler, as in a terminal (a test run started in a script's background inherits
+    # SIGINT ignored instead).
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(TrainingInterrupted) as stopped:
+            namespace["tiny"](folder, STEPS)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     assert (stopped.value.step, stopped.value.saved) == (10, True)
     assert torch.load(folder / "state.pt", weights_only=True)["step"] == 10
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
     namespace["hook"] = lambda point: None
     model, _ = namespace["tiny"](folder, STEPS)
     assert weights_digest(model) == weights_digest(reference)
