@@ -26,11 +26,11 @@ run: $(STAMP)
 # The full suite (CI). Before a commit, or in a tight loop, `make test-fast` (< 1 min): unit tests only,
 # no DVC queue, no end-to-end pipeline, no browser.
 test: $(STAMP) system-deps lint
-	$(BIN)/python -m pytest -m "not cluster"
+	$(BIN)/python -m pytest -m "not cluster" --durations=30
 
 # The Dask cluster sweep with a killed worker (scheduler, two workers, PostgreSQL-backed MLflow server).
 test-cluster: $(STAMP) system-deps
-	$(BIN)/python -m pytest -m cluster
+	$(BIN)/python -m pytest -m cluster --durations=5
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 -m "not e2e and not browser and not slow"
