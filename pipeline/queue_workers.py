@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 WORKER_FILE = "dvc-exp-worker-{num}.json"  # what DVC's queue names worker `num`'s process file
-GRACE_SECONDS = 20.0  # a worker just started writes its file and binds its queues within this
+GRACE_SECONDS = 10.0  # a worker just started writes its process file at once and takes a point within seconds
 
 
 def node_name(queue: Any, num: int) -> str:

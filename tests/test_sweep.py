@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -201,17 +202,19 @@ def test_ctrl_c_then_an_immediate_rerun_trains_each_point_once(make_project):
     assert _queue_workers_gone(project.root), "a DVC queue worker or sweep helper is still alive"
 
 
-def test_a_queue_worker_that_stops_mid_sweep_is_restarted(make_project):
+def test_a_queue_worker_that_stops_mid_sweep_is_restarted_and_the_log_shows_progress(make_project):
     """A DVC queue worker that stops consuming mid-sweep (measured: a half-written broker message, a stale
     shutdown) finishes its point and exits, as celery's warm shutdown (SIGTERM) makes it do here. The
-    points still queued must not wait forever for a worker: the sweep starts a new one and ends whole."""
+    points still queued must not wait forever for a worker: the sweep starts a new one and ends whole.
+    Its output goes to a file (CI, nohup): periodic progress lines, not silence."""
+    # Long enough that a 1 s interval sees a point while it trains or, on a fast machine, evaluates.
     project = make_project(
-        {"model": {"arch": "mlp"}, "train": {"steps": 300, "log_every": 50}, "sweep": {"beta": [1, 4], "seed": [0]}}
+        {"model": {"arch": "mlp"}, "train": {"steps": 300, "log_every": 10}, "sweep": {"beta": [1, 4], "seed": [0]}}
     )
     log = project.root.parent / "stopped-worker-sweep.log"
     with log.open("w") as output:
         sweep = subprocess.Popen(
-            ["vae-pipe", "sweep", "--jobs", "1", "--name", "restarted"],
+            ["vae-pipe", "sweep", "--jobs", "1", "--name", "restarted", "--progress-every", "1"],
             cwd=project.root,
             env=project.env,
             stdout=output,
@@ -236,3 +239,13 @@ def test_a_queue_worker_that_stops_mid_sweep_is_restarted(make_project):
     assert sorted(run.data.params["beta"] for run in runs) == ["1.0", "4.0"]
     assert {run.info.status for run in runs} == {"FINISHED"}
     assert _queue_workers_gone(project.root), "a DVC queue worker of the finished sweep is still alive"
+
+    # The progress lines, read from each run's MLflow step metrics while it trains or evaluates.
+    training = re.findall(r"running \d+ s, step ([\d,]+)/300, ([\d,]+) images/s, training eta [\d,]+ s", text)
+    trained = re.findall(r"running \d+ s, trained 300 steps at ([\d,]+) images/s, evaluating", text)
+    assert training or trained, text
+    steps = [int(step.replace(",", "")) for step, _ in training]
+    assert all(0 < step <= 300 for step in steps)
+    speeds = [speed for _, speed in training] + trained
+    assert all(int(speed.replace(",", "")) > 0 for speed in speeds)
+    assert "2/2 final" in text  # the closing table
