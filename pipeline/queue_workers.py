@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,7 @@ class WorkerKeeper:
     def alive(self) -> int:
         return sum(worker_alive(self._queue_dir, num) for num in range(1, self._jobs + 1))
 
-    def check(self, queued: int, running: int, restart: Any) -> int:
+    def check(self, queued: int, running: int, restart: Callable[[], int]) -> int:
         """Called on every poll with the sweep's queued and running point counts; calls `restart()` (which
         starts workers and returns how many) when fewer workers run than the points need, for longer than
         the grace a starting worker takes. Returns how many started."""

@@ -22,7 +22,7 @@ from pipeline import timings
 from pipeline.inputs import inputs_key
 from pipeline.params import PARAMS_FILE, Params, flatten, parse_params
 from pipeline.paths import Outputs, repo_root
-from pipeline.tracking import MODEL_DIGEST_TAG, SWEEP_TAG, ModelRun
+from pipeline.tracking import EXP_NAME_TAG, MODEL_DIGEST_TAG, SWEEP_TAG, ModelRun
 
 if TYPE_CHECKING:
     from dvc.api import DVCFileSystem
@@ -127,7 +127,7 @@ def record_experiment(root: Path, name: str, rev: str, sweep: str | None = None)
         staged = Outputs(Path(tmp))
         for path in (staged.model_card, staged.curves, staged.metrics):
             _fetch(fs, staged, path)
-        tags = {"dvc.exp_name": name, "dvc.exp_rev": rev} | ({SWEEP_TAG: sweep} if sweep else {})
+        tags = {EXP_NAME_TAG: name, "dvc.exp_rev": rev} | ({SWEEP_TAG: sweep} if sweep else {})
         run = ModelRun.open(root, key, params, tags)
         for stage in RECORDED_STAGES:
             missing = not run.has_artifacts(ARTIFACT_DIRS[stage])  # a run-cache hit logged nothing

@@ -14,7 +14,7 @@ from pipeline.objective_labels import legend, objective_name
 from pipeline.objective_labels import weight as objective_weight
 from pipeline.record import RESOLVED_PREFIX
 from pipeline.report_data import ReportError, RunRecord, describe_filter
-from pipeline.tracking import EXPERIMENT_NAME, STORE_FILE, SWEEP_TAG, redact, tracking_uri
+from pipeline.tracking import EXP_NAME_TAG, EXPERIMENT_NAME, STORE_FILE, SWEEP_TAG, redact, tracking_uri
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -41,7 +41,7 @@ def run_record(run: Run) -> RunRecord | None:
         beta=beta,
         seed=seed,
         metrics=dict(run.data.metrics),
-        exp_name=tags.get("dvc.exp_name"),
+        exp_name=tags.get(EXP_NAME_TAG),
         dataset=params.get("data.dataset"),
         sweep=tags.get(SWEEP_TAG),
         start_time=datetime.fromtimestamp(start / 1000, tz=UTC) if start else None,

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.record import CURVE_PREFIX
+from pipeline.tracking import EXP_NAME_TAG
 
 IMAGES_PER_S = CURVE_PREFIX + "images_per_s"
-EXP_NAME_TAG = "dvc.exp_name"
 
 
 @dataclass(frozen=True)

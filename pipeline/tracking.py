@@ -32,6 +32,7 @@ ARTIFACT_DIR = "mlruns"
 INPUTS_KEY_TAG = "vae_pipe.inputs_key"  # the run's identity: pipeline/inputs.py
 MODEL_DIGEST_TAG = "vae_pipe.model_digest"  # the trained weights' digest, for reference
 SWEEP_TAG = "vae_pipe.sweep"
+EXP_NAME_TAG = "dvc.exp_name"  # the DVC experiment a run belongs to (set in training, repaired after a sweep)
 # A down or mistyped server costs seconds, not MLflow's default 7 retries with backoff (minutes).
 BOUNDED_HTTP = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
@@ -201,7 +202,7 @@ def run_tags() -> dict[str, str]:
         tags["git.commit"] = commit
         tags["mlflow.source.git.commit"] = commit
     if os.environ.get("DVC_EXP_NAME"):
-        tags["dvc.exp_name"] = os.environ["DVC_EXP_NAME"]
+        tags[EXP_NAME_TAG] = os.environ["DVC_EXP_NAME"]
     return tags
 
 
