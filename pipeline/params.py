@@ -91,6 +91,7 @@ class TrainParams(_Section):
     steps: int = Field(default=12_000, ge=1)
     batch_size: int = Field(default=64, ge=1)
     lr: float = Field(default=5e-4, gt=0)
+    lr_schedule: Literal["constant", "cosine"] = "constant"
     log_every: int = Field(default=50, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +14,7 @@ from vae.checkpoint import load_model, save_weights, weights_digest
 from vae.model import VAE, ModelConfig
 from vae.objectives import BetaVAE
 from vae.seeding import seed_everything
-from vae.train import TrainConfig, train_vae
+from vae.train import TrainConfig, lr_at, train_vae
 
 
 def _packed_blobs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -43,7 +46,7 @@ def test_unpack_matches_numpy():
     assert [len(b) for b in batches] == [3, 3, 1]
 
 
-def _train(seed: int, steps: int = 12, compile: bool = False) -> tuple[VAE, list]:
+def _train(seed: int, steps: int = 12, compile: bool = False, schedule: str = "constant") -> tuple[VAE, list]:
     _, packed = _packed_blobs(64)
     generator = seed_everything(seed)
     model = VAE(
@@ -52,7 +55,14 @@ def _train(seed: int, steps: int = 12, compile: bool = False) -> tuple[VAE, list
         )
     )
     config = TrainConfig(
-        objective=BetaVAE(beta=4.0), steps=steps, batch_size=16, lr=1e-3, log_every=4, precision="fp32", compile=compile
+        objective=BetaVAE(beta=4.0),
+        steps=steps,
+        batch_size=16,
+        lr=1e-3,
+        lr_schedule=schedule,
+        log_every=4,
+        precision="fp32",
+        compile=compile,
     )
     curve = train_vae(model, torch.from_numpy(packed), config, generator)
     return model, curve
@@ -64,6 +74,31 @@ def test_training_is_deterministic_for_a_seed():
     assert [p.terms["loss"] for p in curve_a] == [p.terms["loss"] for p in curve_b]
     assert weights_digest(a) != weights_digest(c)
     assert [p.step for p in curve_a] == [4, 8, 12]
+
+
+def test_cosine_schedule_values():
+    config = TrainConfig(
+        objective=BetaVAE(beta=1.0),
+        steps=10,
+        batch_size=4,
+        lr=0.4,
+        lr_schedule="cosine",
+        log_every=1,
+        precision="fp32",
+        compile=False,
+    )
+    assert lr_at(config, 1) == pytest.approx(0.4)  # full rate at the first step
+    assert lr_at(config, 6) == pytest.approx(0.2)  # half way: cos(π/2) = 0
+    assert lr_at(config, 10) == pytest.approx(0.4 * 0.5 * (1 + math.cos(math.pi * 0.9)))  # ≈ 0.0098, never 0
+    rates = [lr_at(config, step) for step in range(1, 11)]
+    assert rates == sorted(rates, reverse=True)
+    assert lr_at(dataclasses.replace(config, lr_schedule="constant"), 10) == 0.4
+
+
+def test_the_loop_follows_the_schedule():
+    # Step 1 runs at the full rate under both schedules; after it, cosine's smaller rates change the weights.
+    assert weights_digest(_train(0, steps=1)[0]) == weights_digest(_train(0, steps=1, schedule="cosine")[0])
+    assert weights_digest(_train(0, steps=12)[0]) != weights_digest(_train(0, steps=12, schedule="cosine")[0])
 
 
 def test_training_lowers_the_loss():

@@ -38,12 +38,12 @@ from vae.resume import Checkpoints
 from vae.seeding import seed_everything
 from vae.train import TrainConfig, train_vae
 
-def tiny(folder, steps, pause=0.0):
+def tiny(folder, steps, pause=0.0, schedule="constant"):
     packed = np.packbits((np.random.default_rng(0).random((88, 4096)) < 0.1).astype(np.uint8), axis=1)
     generator = seed_everything(0)
     model = VAE(ModelConfig(arch="mlp", latent_dim=4, hidden_dim=32, image_shape=(1, 64, 64), likelihood="bernoulli", gaussian_std=0.1))
     config = TrainConfig(
-        objective=BetaVAE(beta=4.0), steps=steps, batch_size=16, lr=1e-3, log_every=2, precision="fp32", compile=False
+        objective=BetaVAE(beta=4.0), steps=steps, batch_size=16, lr=1e-3, lr_schedule=schedule, log_every=2, precision="fp32", compile=False
     )
     checkpoints = None if folder is None else Checkpoints(folder, 1, 0)
     def on_log(point):
@@ -54,7 +54,7 @@ def tiny(folder, steps, pause=0.0):
     return model, curve
 
 if __name__ == "__main__":
-    model, _ = tiny(Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]))
+    model, _ = tiny(Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4])
     print("digest", weights_digest(model), flush=True)
 """
 STEPS = 40
@@ -88,13 +88,13 @@ def test_batch_order_resumes_mid_epoch():
 
 @pytest.mark.slow
 def test_sigkill_twice_then_resume_gives_the_uninterrupted_weights(tmp_path, one_thread):
-    reference, reference_curve = _tiny_module()(None, STEPS)
+    reference, reference_curve = _tiny_module()(None, STEPS, schedule="cosine")  # the LR follows the step
     folder = tmp_path / "ckpt"
     rng = random.Random()
     first = rng.randrange(4, 18, 2)
     for kill_at in (first, rng.randrange(first + 6, STEPS - 4, 2)):  # the second after the first's resume point
         with subprocess.Popen(
-            [sys.executable, "-c", SCRIPT, str(folder), str(STEPS), "0.05"], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", SCRIPT, str(folder), str(STEPS), "0.05", "cosine"], stdout=subprocess.PIPE, text=True
         ) as child:
             assert child.stdout is not None
             for line in child.stdout:
@@ -105,7 +105,10 @@ def test_sigkill_twice_then_resume_gives_the_uninterrupted_weights(tmp_path, one
         assert child.returncode == -signal.SIGKILL, f"the training ended before it was killed at step {kill_at}"
         assert (folder / "state.pt").is_file()
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(folder), str(STEPS), "0"], capture_output=True, text=True, check=True
+        [sys.executable, "-c", SCRIPT, str(folder), str(STEPS), "0", "cosine"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     steps = [int(line.split()[1]) for line in done.stdout.splitlines() if line.startswith("step")]
     assert steps and steps[0] > 2, "the last run started from scratch instead of resuming"
@@ -130,7 +133,14 @@ def _packed() -> torch.Tensor:
 
 def _config(objective, lr: float = 1e-3, steps: int = 10) -> TrainConfig:
     return TrainConfig(
-        objective=objective, steps=steps, batch_size=16, lr=lr, log_every=5, precision="fp32", compile=False
+        objective=objective,
+        steps=steps,
+        batch_size=16,
+        lr=lr,
+        lr_schedule="constant",
+        log_every=5,
+        precision="fp32",
+        compile=False,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from vae.objectives import Objective
 from vae.resume import BatchOrder, Checkpoints, TrainingInterrupted, deferred_interrupt, rng_state, set_rng_state
 from vae.seeding import DeviceError
 
-__all__ = ["CurvePoint", "TrainConfig", "TrainingDiverged", "TrainingInterrupted", "train_vae"]
+__all__ = ["CurvePoint", "TrainConfig", "TrainingDiverged", "TrainingInterrupted", "lr_at", "train_vae"]
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,20 @@ class TrainConfig:
     steps: int
     batch_size: int
     lr: float
+    lr_schedule: str  # constant | cosine (lr_at)
     log_every: int
     precision: str  # fp32 | bf16 | fp16 (resolved, never auto): the forward pass's autocast dtype
     compile: bool  # torch.compile the model for training; eager if compilation fails
+
+
+def lr_at(config: TrainConfig, step: int) -> float:
+    """The learning rate of optimizer step `step` (1-based). A pure function of the step, so a resumed
+    training continues the schedule exactly; cosine decays from `lr` at step 1 towards 0 at `steps`."""
+    if config.lr_schedule == "constant":
+        return config.lr
+    if config.lr_schedule == "cosine":
+        return config.lr * 0.5 * (1.0 + math.cos(math.pi * (step - 1) / config.steps))
+    raise ValueError(f"train.lr_schedule: unknown schedule {config.lr_schedule!r} (constant | cosine)")
 
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}  # fp32: no autocast
@@ -99,6 +111,9 @@ def train_vae(
     with torch._dynamo.config.patch(suppress_errors=True), deferred_interrupt() as interrupted:
         for step in range(first, config.steps + 1):
             x = as_images(packed[batches.next()], model.config.image_shape)
+            if config.lr_schedule != "constant":
+                for group in optimizer.param_groups:
+                    group["lr"] = lr_at(config, step)
             with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
                 logits, mu, logvar, z = forward(x, return_code=True)
             # The terms are reduced in FP32 (metrics casts low-precision inputs up).

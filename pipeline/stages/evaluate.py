@@ -73,7 +73,7 @@ def objective_terms(
     return {"loss": float(value.pop("loss")), **parts, **trained, **value}
 
 
-def _mig(params: Params, means: np.ndarray, factors: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
+def mig_scores(params: Params, means: np.ndarray, factors: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
     """MIG's metrics and details on a random subset of the held-out codes."""
     n_mig = min(params.eval.mig_points, len(means))
     # Held-out rows are in dataset order (shape varies slowest), so take a random subset, not the first rows.
@@ -107,7 +107,7 @@ def summarise(
     variance = posterior_mean_variance(means)
     active = active_dims(variance, params.eval.active_threshold)
     if factors is not None:
-        mig_metrics, mig_details = _mig(params, means, factors)
+        mig_metrics, mig_details = mig_scores(params, means, factors)
     else:
         reason = f"{params.data.dataset} has no ground-truth factors (class labels only)"
         mig_metrics, mig_details = {}, {"mig_skipped": reason}
