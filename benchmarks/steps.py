@@ -7,7 +7,8 @@ as the `evaluate` stage does: ELBO from one posterior sample per image with the 
 run's seed, KL, active units, MIG. The training's RNG state is set aside around each evaluation, so
 evaluating does not change the training: the last evaluation is the evaluate stage's figure.
 
-A run is `schedule:steps[:lr]` (train.lr_schedule, train.steps, train.lr; lr defaults to params.yaml's).
+A run is `schedule:steps[:lr[:compile]]` (train.lr_schedule, train.steps, train.lr, and train.compile
+when `compile` is given; lr defaults to params.yaml's).
 The first --runs entry is the reference the others are judged against. Each finished run is appended to
 --results (JSON lines) and runs already there are skipped, so a measurement can grow over several sittings.
 The table gives, per β and run, mean ± sd over seeds at each evaluated step; a candidate keeps the quality
@@ -53,17 +54,19 @@ class RunSpec:
     schedule: str
     steps: int
     lr: float
+    compile: bool = False
 
     @classmethod
     def parse(cls, text: str, default_lr: float) -> RunSpec:
         parts = text.split(":")
-        if len(parts) not in (2, 3):
-            raise SystemExit(f"--runs: {text!r} is not schedule:steps[:lr]")
-        return cls(parts[0], int(parts[1]), float(parts[2]) if len(parts) == 3 else default_lr)
+        if len(parts) not in (2, 3, 4) or parts[3:] not in ([], ["compile"]):
+            raise SystemExit(f"--runs: {text!r} is not schedule:steps[:lr[:compile]]")
+        lr = float(parts[2]) if len(parts) > 2 and parts[2] else default_lr
+        return cls(parts[0], int(parts[1]), lr, compile=parts[3:] == ["compile"])
 
     @property
     def label(self) -> str:
-        return f"{self.schedule} {self.steps:,} lr {self.lr:g}"
+        return f"{self.schedule} {self.steps:,} lr {self.lr:g}" + (" compiled" if self.compile else "")
 
 
 @dataclass(frozen=True)
@@ -74,12 +77,15 @@ class Job:
     eval_at: tuple[int, ...]  # steps evaluated (those ≤ the run's steps, and always its last)
 
     def key(self) -> tuple:
-        return (self.beta, self.seed, self.run.schedule, self.run.steps, self.run.lr)
+        return (self.beta, self.seed, self.run.schedule, self.run.steps, self.run.lr, self.run.compile)
 
 
 def _params(base: Params, job: Job) -> Params:
     update = {"beta": job.beta, "seed": job.seed}
-    train = base.train.model_copy(update={"steps": job.run.steps, "lr": job.run.lr, "lr_schedule": job.run.schedule})
+    run = job.run
+    train = base.train.model_copy(
+        update={"steps": run.steps, "lr": run.lr, "lr_schedule": run.schedule, "compile": run.compile}
+    )
     return base.model_copy(update={**update, "train": train})
 
 
@@ -109,11 +115,13 @@ def _train_and_evaluate(base: Params, job: Job, workdir: str, threads: int) -> d
     wanted = {step for step in job.eval_at if step <= config.steps} | {config.steps}
     evals: list[dict] = []
     rates: list[float] = []
+    eval_seconds = [0.0]
 
     def evaluate(point) -> None:
         rates.append(point.images_per_s)
         if point.step not in wanted:
             return
+        begun = time.perf_counter()
         saved = rng_state()
         seed_everything(params.seed)  # as the evaluate stage seeds before encoding
         recon, kl_dims, means, _ = encode_held_out(model, held_out_images, params.eval.batch_size)
@@ -131,6 +139,7 @@ def _train_and_evaluate(base: Params, job: Job, workdir: str, threads: int) -> d
                 "mig": mig,
             }
         )
+        eval_seconds[0] += time.perf_counter() - begun
 
     started = time.perf_counter()
     from vae.train import train_vae
@@ -141,7 +150,8 @@ def _train_and_evaluate(base: Params, job: Job, workdir: str, threads: int) -> d
         "seed": job.seed,
         **asdict(job.run),
         "evals": evals,
-        "seconds": round(time.perf_counter() - started, 1),
+        "train_seconds": round(time.perf_counter() - started - eval_seconds[0], 1),  # evaluations left out
+        "eval_seconds": round(eval_seconds[0], 1),
         "median_images_per_s": round(statistics.median(rates), 1),
         "threads": threads,
         "precision": config.precision,
@@ -171,7 +181,7 @@ def _load(results: Path) -> list[dict]:
 
 
 def _key(row: dict) -> tuple:
-    return (row["beta"], row["seed"], row["schedule"], row["steps"], row["lr"])
+    return (row["beta"], row["seed"], row["schedule"], row["steps"], row["lr"], row.get("compile", False))
 
 
 def _mean_sd(values: list[float]) -> tuple[float, float]:
@@ -189,7 +199,7 @@ def report(rows: list[dict], runs: list[RunSpec], betas: list[float], seeds: lis
             table.add_column(column, justify="left" if column == "run" else "right")
         finals: dict[RunSpec, list[float]] = {}
         for run in runs:
-            mine = [r for r in rows if _key(r) in {(beta, s, run.schedule, run.steps, run.lr) for s in seeds}]
+            mine = [r for r in rows if _key(r) in {Job(beta, s, run, ()).key() for s in seeds}]
             steps = sorted({e["step"] for r in mine for e in r["evals"]})
             for step in steps:
                 at = [e for r in mine for e in r["evals"] if e["step"] == step]
@@ -221,7 +231,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--betas", default="0,1,2,4,8,16")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--runs", default="constant:12000,cosine:5000", help="reference first: schedule:steps[:lr],…")
+    parser.add_argument(
+        "--runs", default="constant:12000,cosine:5000", help="reference first: schedule:steps[:lr[:compile]],…"
+    )
     parser.add_argument("--eval-at", default="2000,4000,5000,6000,8000,10000,12000")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time (one process each)")
     parser.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 1) // 2), help="torch threads a run")
@@ -240,6 +252,8 @@ def main() -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     runs = [RunSpec.parse(text, base.train.lr) for text in args.runs.split(",")]
     eval_at = tuple(int(s) for s in args.eval_at.split(","))
+    if any(step % base.train.log_every for step in eval_at):
+        raise SystemExit(f"--eval-at: every step must be a multiple of train.log_every ({base.train.log_every})")
     console = Console(width=None if sys.stdout.isatty() else 150)
     done = {_key(row) for row in _load(args.results)}
     # Longest runs first, so the pool's last minutes are not one long run alone.
@@ -263,7 +277,7 @@ def main() -> int:
                 final = row["evals"][-1]
                 console.print(
                     f"β={row['beta']:g} seed {row['seed']} {futures[future].run.label}: ELBO {final['elbo']:.1f}, "
-                    f"MIG {final['mig']:.3f}, {row['seconds']:.0f} s ({row['median_images_per_s']:.0f} images/s)"
+                    f"MIG {final['mig']:.3f}, {row['train_seconds']:.0f} s training ({row['median_images_per_s']:.0f} images/s)"
                 )
     kept = report(_load(args.results), runs, betas, seeds, console)
     return 0 if kept else 1
