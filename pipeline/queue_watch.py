@@ -49,16 +49,20 @@ class QueueWatch:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def states(self, names: set[str]) -> dict[str, str]:
-        """{name: Queued | Running | Done} for `names`. Queued is read before running: a point a worker
-        picks up in between shows as running, never as neither."""
+    def active(self) -> dict[str, str]:
+        """{name: Queued | Running} of every experiment the queue holds now (any sweep's). Queued is read
+        before running: a point a worker picks up in between shows as running, never as neither."""
         self._polls += 1
         if self._polls % REOPEN_EVERY == 0:
             self.close()
             self._open()
-        queued = {entry.name for entry in self._queue.iter_queued()}
-        running = {entry.name for entry in self._queue.iter_active()}
-        return {name: QUEUED if name in queued else RUNNING if name in running else DONE for name in names}
+        queued = {entry.name: QUEUED for entry in self._queue.iter_queued()}
+        return queued | {entry.name: RUNNING for entry in self._queue.iter_active()}
+
+    def states(self, names: set[str]) -> dict[str, str]:
+        """{name: Queued | Running | Done} for `names`."""
+        active = self.active()
+        return {name: active.get(name, DONE) for name in names}
 
 
 def split_done(done: list[str], finished: Callable[[], dict[str, str]]) -> tuple[list[str], list[str]]:

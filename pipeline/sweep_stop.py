@@ -13,12 +13,12 @@ from pathlib import Path
 
 
 def active_points(root: Path) -> dict[str, str]:
-    """{experiment name: "Queued" | "Running"} of the points DVC's queue holds now."""
-    from dvc.repo import Repo
+    """{experiment name: "Queued" | "Running"} of the points DVC's queue holds now (read as the sweep's
+    poll reads it: not DVC's `queue status`, whose cost grows with the whole queue history)."""
+    from pipeline.queue_watch import QueueWatch
 
-    with Repo(str(root)) as repo:
-        listed = repo.experiments.celery_queue.status()
-    return {entry["name"]: entry["status"] for entry in listed if entry["status"] in ("Queued", "Running")}
+    with QueueWatch(root) as watch:
+        return watch.active()
 
 
 def stop_points(
