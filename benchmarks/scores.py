@@ -29,13 +29,15 @@ PAPER_EVAL = {
 """disentanglement_lib's study settings (its metric_configs/*.gin); the FactorVAE prune threshold is 0.05 in both."""
 
 
-def settings(name: str) -> Params:
+def settings(name: str, batch_size: int | None = None) -> Params:
     """An untrained encoder's codes barely vary, so FactorVAE's pruning would stop after the variance
     estimate: the threshold is set to 0 here, so the timing covers the whole estimator."""
     raw = Params().model_dump(mode="json")
     for score, sizes in PAPER_EVAL.items() if name == "paper" else ():
         raw["eval"][score] |= sizes
     raw["eval"]["factor_vae"]["prune_threshold"] = 0.0
+    if batch_size is not None:
+        raw["eval"]["batch_size"] = batch_size
     return Params.model_validate(raw)
 
 
@@ -44,6 +46,7 @@ def main() -> None:
     parser.add_argument("--setting", choices=("fast", "paper", "both"), default="both")
     parser.add_argument("--scores", default="dci,sap,factor_vae,beta_vae", help="comma-separated subset")
     parser.add_argument("--no-iwae", action="store_true", help="skip the IWAE bound")
+    parser.add_argument("--batch-size", type=int, help="eval.batch_size (images a forward pass); default params.yaml's")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
 
@@ -61,8 +64,9 @@ def main() -> None:
     model = VAE(model_config(Params())).to(device).eval()
     threads = torch.get_num_threads()
     results = {"device": str(device), "threads": threads, "load_average_at_start": os.getloadavg()}
+    results["eval_batch_size"] = settings("fast", args.batch_size).eval.batch_size
     for name in ("fast", "paper") if args.setting == "both" else (args.setting,):
-        params = settings(name)
+        params = settings(name, args.batch_size)
         start = time.perf_counter()
         _, details = disentanglement_scores(params, model, device, tuple(args.scores.split(",")))
         results[name] = {"seconds": details["score_seconds"], "total_s": time.perf_counter() - start}
@@ -77,7 +81,7 @@ def main() -> None:
         return
     held_out = render_images(np.random.default_rng(0).choice(SPACE.n, Params().eval.iwae_points, replace=False))
     packed = to_device(np.packbits(held_out.reshape(len(held_out), -1), axis=1), device)
-    _, iwae = iwae_metrics(Params(), model, packed)
+    _, iwae = iwae_metrics(settings("fast", args.batch_size), model, packed)
     results["iwae"] = iwae
     print(
         f"iwae: K={iwae['iwae_k']} on {iwae['iwae_points']} images {iwae['iwae_seconds']:.1f} s ({device}, {threads} threads)"

@@ -121,7 +121,7 @@ class FactorVAEScoreParams(VotingScoreParams):
 
 
 class EvalParams(_Section):
-    batch_size: int = Field(default=1000, ge=1)
+    batch_size: int = Field(default=64, ge=1)
     mig_points: int = Field(default=10_000, ge=2)
     mig_bins: int = Field(default=20, ge=2)
     active_threshold: float = Field(default=0.01, ge=0)
