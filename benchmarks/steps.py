@@ -190,6 +190,44 @@ def _mean_sd(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else math.nan
 
 
+def prefix_changes(reference_rows: list[dict], end: int) -> list[dict]:
+    """Per evaluated step before `end`, each seed's change of ELBO and MIG from its own end: under a constant
+    learning rate, training for N steps is exactly the reference run's first N steps (the same batches and
+    draws; the step count enters nothing else), so these paired changes are exact for "N steps instead"."""
+    finals = {r["seed"]: next(e for e in r["evals"] if e["step"] == end) for r in reference_rows}
+    steps = sorted({e["step"] for r in reference_rows for e in r["evals"] if e["step"] < end})
+    changes = []
+    for step in steps:
+        at = {r["seed"]: e for r in reference_rows for e in r["evals"] if e["step"] == step}
+        if set(at) != set(finals):
+            continue
+        seeds = sorted(at)
+        changes.append(
+            {
+                "step": step,
+                "seeds": seeds,
+                "elbo": [at[s]["elbo"] - finals[s]["elbo"] for s in seeds],
+                "mig": [at[s]["mig"] - finals[s]["mig"] for s in seeds],
+            }
+        )
+    return changes
+
+
+def _print_prefixes(beta: float, reference: RunSpec, mine: list[dict], console: Console) -> None:
+    table = Table(title=f"β = {beta:g}: {reference.label} stopped early, each seed against its own end")
+    for column in ("steps", "ELBO change (nats) by seed", "mean", "MIG change by seed", "mean"):
+        table.add_column(column, justify="right")
+    for change in prefix_changes(mine, reference.steps):
+        table.add_row(
+            f"{change['step']:,}",
+            ", ".join(f"{v:+.1f}" for v in change["elbo"]),
+            f"{statistics.fmean(change['elbo']):+.1f}",
+            ", ".join(f"{v:+.3f}" for v in change["mig"]),
+            f"{statistics.fmean(change['mig']):+.3f}",
+        )
+    console.print(table)
+
+
 def report(rows: list[dict], runs: list[RunSpec], betas: list[float], seeds: list[int], console: Console) -> bool:
     """Prints the table and the verdict; True when every candidate keeps the quality at every β."""
     kept = True
@@ -198,6 +236,7 @@ def report(rows: list[dict], runs: list[RunSpec], betas: list[float], seeds: lis
         for column in ("run", "step", "n", *METRICS):
             table.add_column(column, justify="left" if column == "run" else "right")
         finals: dict[RunSpec, list[float]] = {}
+        prefixes: list[dict] = []
         for run in runs:
             mine = [r for r in rows if _key(r) in {Job(beta, s, run, ()).key() for s in seeds}]
             steps = sorted({e["step"] for r in mine for e in r["evals"]})
@@ -209,7 +248,11 @@ def report(rows: list[dict], runs: list[RunSpec], betas: list[float], seeds: lis
                     cells.append(f"{mean:.3f} ± {sd:.3f}" if metric == "mig" else f"{mean:.1f} ± {sd:.1f}")
                 table.add_row(run.label, f"{step:,}", str(len(at)), *cells)
             finals[run] = [e["elbo"] for r in mine for e in r["evals"] if e["step"] == run.steps]
+            if run == runs[0] and run.schedule == "constant" and mine:
+                prefixes = mine
         console.print(table)
+        if prefixes:
+            _print_prefixes(beta, runs[0], prefixes, console)
         reference = runs[0]
         ref_mean, ref_sd = _mean_sd(finals[reference])
         for run in runs[1:]:

@@ -8,7 +8,7 @@ import io
 import pytest
 from rich.console import Console
 
-from benchmarks.steps import Job, RunSpec, _prepare, _train_and_evaluate, report
+from benchmarks.steps import Job, RunSpec, _prepare, _train_and_evaluate, prefix_changes, report
 from pipeline.params import Params
 
 REFERENCE = RunSpec("constant", 12000, 5e-4)
@@ -48,6 +48,23 @@ def test_no_verdict_before_every_seed_is_measured():
     reference = [_row(REFERENCE, seed, -100.0 - seed) for seed in range(3)]
     kept, text = _verdict(reference + [_row(CANDIDATE, 0, -90.0)])
     assert not kept and "not every seed measured yet" in text
+
+
+def test_a_constant_rate_run_stopped_early_is_compared_with_its_own_end():
+    def evals(*points):
+        return [{"step": step, "elbo": elbo, "mig": mig} for step, elbo, mig in points]
+
+    rows = [
+        {"seed": 0, "evals": evals((4, -130.0, 0.1), (8, -120.0, 0.3), (12, -110.0, 0.4))},
+        {"seed": 1, "evals": evals((4, -125.0, 0.2), (8, -126.0, 0.2), (12, -124.0, 0.1))},
+        {"seed": 2, "evals": evals((8, -100.0, 0.5), (12, -101.0, 0.5))},  # step 4 not evaluated: left out
+    ]
+    changes = prefix_changes(rows, end=12)
+    assert [c["step"] for c in changes] == [8]
+    assert changes[0]["seeds"] == [0, 1, 2]
+    assert changes[0]["elbo"] == pytest.approx([-10.0, -2.0, 1.0])
+    assert changes[0]["mig"] == pytest.approx([-0.1, 0.1, 0.0])
+    assert [c["step"] for c in prefix_changes(rows[:2], end=12)] == [4, 8]
 
 
 @pytest.mark.slow
