@@ -64,13 +64,16 @@ def objective(params: Params, dataset_size: int | None = None) -> Objective:
 
 
 def train_config(params: Params, device: torch.device, dataset_size: int | None = None) -> TrainConfig:
-    """`train.precision: auto` is resolved for `device` here; `train.device` was used to pick it."""
-    from vae.train import TrainConfig, resolve_precision
+    """`train.precision: auto` is resolved for `device` here (`train.device` was used to pick it), and
+    `train.compile: auto` for the run's length."""
+    from vae.train import TrainConfig, resolve_compile, resolve_precision
 
     # Checkpointing is the stage's business (pipeline/stages/train.py), not the loop's config.
-    settings = params.train.model_dump(exclude={"device", "precision", "checkpoint_every", "checkpoint_minutes"})
+    excluded = {"device", "precision", "compile", "checkpoint_every", "checkpoint_minutes"}
+    settings = params.train.model_dump(exclude=excluded)
     return TrainConfig(
         objective=objective(params, dataset_size),
         precision=resolve_precision(params.train.precision, device),
+        compile=resolve_compile(params.train.compile, params.train.steps),
         **settings,
     )

@@ -95,7 +95,7 @@ class TrainParams(_Section):
     log_every: int = Field(default=50, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    compile: bool = False
+    compile: bool | Literal["auto"] = "auto"
     checkpoint_every: int = Field(default=1000, ge=0)  # steps between resumable checkpoints; 0: by time only
     checkpoint_minutes: float = Field(default=10.0, ge=0)  # and at least this often; 0: by steps only
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 Stage = Literal["train", "evaluate", "plot"]
 RECORDED_STAGES: tuple[Stage, ...] = ("train", "evaluate", "plot")
 ARTIFACT_DIRS: dict[Stage, str] = {"train": "model", "evaluate": "eval", "plot": "plots"}
-RESOLVED_PREFIX = "resolved."  # params: resolved.likelihood, resolved.arch (model.* may say `auto`)
+RESOLVED_PREFIX = "resolved."  # params: resolved.likelihood, .arch, .precision, .compile (params may say `auto`)
 CURVE_PREFIX = "train."  # step metrics: train.loss, train.recon, ... (one per column of curves.csv)
 _NAMES = Outputs(Path())
 DETAILS_ARTIFACT = f"{ARTIFACT_DIRS['evaluate']}/{_NAMES.details.name}"
@@ -61,8 +61,10 @@ def log_stage(run: ModelRun, out: Outputs, stage: Stage, *, artifacts: bool = Tr
             run.log_curves(csv.DictReader(handle), prefix=CURVE_PREFIX)
         run.log_metrics({"train.seconds": card["train_seconds"], "train.images_per_s": card["images_per_s"]})
         run.set_tags({MODEL_DIGEST_TAG: card["digest"]})
-        # What `auto` resolved to for this dataset: the likelihood an ELBO comes from, the architecture.
-        run.log_params({f"{RESOLVED_PREFIX}{key}": card["config"][key] for key in ("likelihood", "arch")})
+        # What `auto` resolved to: the likelihood an ELBO comes from, the architecture, precision, compile.
+        resolved = {key: card["config"][key] for key in ("likelihood", "arch")}
+        resolved |= {key: card[key] for key in ("precision", "compile") if key in card}
+        run.log_params({f"{RESOLVED_PREFIX}{key}": value for key, value in resolved.items()})
     elif stage == "evaluate":
         run.log_metrics(flatten(json.loads(out.metrics.read_text())))
     if artifacts:

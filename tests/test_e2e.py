@@ -105,6 +105,9 @@ def test_digits_end_to_end_records_its_likelihood_and_skips_mig(make_project):
     assert run.data.params["data.dataset"] == "digits"
     assert run.data.params["resolved.likelihood"] == "continuous_bernoulli"
     assert run.data.params["resolved.arch"] == "mlp"
+    # train.compile: auto stays eager for a short run; the CPU's precision as `auto` chose it
+    assert run.data.params["train.compile"] == "auto" and run.data.params["resolved.compile"] == "False"
+    assert run.data.params["resolved.precision"] in ("bf16", "fp32")
 
 
 @pytest.mark.browser

@@ -76,3 +76,22 @@ def test_empty_file_means_defaults(tmp_path):
     empty = tmp_path / "params.yaml"
     empty.write_text("")
     assert load_params(empty) == Params()
+
+
+@pytest.mark.parametrize(
+    ("compile_", "steps", "compiled"),
+    [("auto", 12_000, True), ("auto", 5_000, True), ("auto", 4_999, False), (False, 12_000, False), (True, 30, True)],
+)
+def test_train_compile_auto_compiles_long_runs_only(compile_, steps, compiled):
+    import torch
+
+    from pipeline.configs import train_config
+
+    params = parse_params({"train": {"compile": compile_, "steps": steps}})
+    assert train_config(params, torch.device("cpu")).compile is compiled
+
+
+def test_train_compile_takes_auto_or_a_bool():
+    assert parse_params({"train": {"compile": True}}).train.compile is True
+    with pytest.raises(ParamsError, match="train.compile"):
+        parse_params({"train": {"compile": "sometimes"}})

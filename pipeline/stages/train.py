@@ -98,6 +98,7 @@ def _write_model(
         "params": params.flat(),
         "device": str(device),
         "precision": config.precision,
+        "compile": config.compile,  # as resolved (train.compile may say auto); a compiler failure ran eager
         "train_seconds": round(seconds, 2),  # of this process: a resumed training counts its own steps
         "images_per_s": round(steps_run * config.batch_size / seconds, 1),
         "resumed_from_step": config.steps - steps_run,
