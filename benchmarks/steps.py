@@ -89,7 +89,7 @@ def _params(base: Params, job: Job) -> Params:
     return base.model_copy(update={**update, "train": train})
 
 
-def _train_and_evaluate(base: Params, job: Job, workdir: str, threads: int) -> dict:
+def _train_and_evaluate(base: Params, job: Job, workdir: str, threads: int, commit: str = "") -> dict:
     """One run in a worker process: train, evaluating at the job's steps; returns its results row."""
     import torch
 
@@ -155,14 +155,16 @@ def _train_and_evaluate(base: Params, job: Job, workdir: str, threads: int) -> d
         "median_images_per_s": round(statistics.median(rates), 1),
         "threads": threads,
         "precision": config.precision,
-        "commit": _commit(),
+        "commit": commit or _commit(),  # the checkout the command started from
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
 def _commit() -> str:
+    """HEAD, marked `+changes` when tracked files differ from it."""
     done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    return done.stdout.strip() or "unknown"
+    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=ROOT).returncode != 0
+    return (done.stdout.strip() or "unknown") + ("+changes" if dirty else "")
 
 
 def _prepare(base: Params, workdir: Path) -> None:
@@ -309,9 +311,11 @@ def main() -> int:
         _prepare(base, args.workdir)
         console.print(f"{len(todo)} run(s) to train ({len(jobs) - len(todo)} already in {args.results})")
         args.results.parent.mkdir(parents=True, exist_ok=True)
+        commit = _commit()
         with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
             futures = {
-                pool.submit(_train_and_evaluate, base, job, str(args.workdir), args.threads): job for job in todo
+                pool.submit(_train_and_evaluate, base, job, str(args.workdir), args.threads, commit): job
+                for job in todo
             }
             for future in as_completed(futures):
                 row = future.result()
