@@ -247,7 +247,8 @@ def report(rows: list[dict], runs: list[RunSpec], betas: list[float], seeds: lis
                 cells = []
                 for metric in METRICS:
                     mean, sd = _mean_sd([float(e[metric]) for e in at])
-                    cells.append(f"{mean:.3f} ± {sd:.3f}" if metric == "mig" else f"{mean:.1f} ± {sd:.1f}")
+                    digits = 3 if metric == "mig" else 1
+                    cells.append(f"{mean:.{digits}f}" + ("" if math.isnan(sd) else f" ± {sd:.{digits}f}"))
                 table.add_row(run.label, f"{step:,}", str(len(at)), *cells)
             finals[run] = [e["elbo"] for r in mine for e in r["evals"] if e["step"] == run.steps]
             if run == runs[0] and run.schedule == "constant" and mine:
