@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
+from typing import get_args
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -42,11 +43,12 @@ sys.path.insert(0, str(ROOT))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from pipeline.params import Params, load_params  # noqa: E402
+from pipeline.params import Params, TrainParams, load_params  # noqa: E402
 from pipeline.paths import Outputs  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "steps.jsonl"
 METRICS = ("elbo", "recon", "kl", "active_units", "mig")
+SCHEDULES = get_args(TrainParams.model_fields["lr_schedule"].annotation)  # train.lr_schedule's choices
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class RunSpec:
         parts = text.split(":")
         if len(parts) not in (2, 3, 4) or parts[3:] not in ([], ["compile"]):
             raise SystemExit(f"--runs: {text!r} is not schedule:steps[:lr[:compile]]")
+        if parts[0] not in SCHEDULES:
+            raise SystemExit(f"--runs: {text!r}: the schedule must be one of {', '.join(SCHEDULES)}")
         lr = float(parts[2]) if len(parts) > 2 and parts[2] else default_lr
         return cls(parts[0], int(parts[1]), lr, compile=parts[3:] == ["compile"])
 
@@ -262,6 +266,10 @@ def report(rows: list[dict], runs: list[RunSpec], betas: list[float], seeds: lis
             mean, _ = _mean_sd(finals[run])
             if len(finals[run]) < len(seeds) or len(finals[reference]) < len(seeds):
                 console.print(f"β = {beta:g}, {run.label}: not every seed measured yet; no verdict")
+                kept = False
+                continue
+            if len(seeds) < 2:
+                console.print(f"β = {beta:g}, {run.label}: final ELBO {mean:.1f} vs {ref_mean:.1f}; one seed: no noise")
                 kept = False
                 continue
             ok = mean >= ref_mean - ref_sd

@@ -80,7 +80,7 @@ def test_empty_file_means_defaults(tmp_path):
 
 @pytest.mark.parametrize(
     ("compile_", "steps", "compiled"),
-    [("auto", 12_000, True), ("auto", 5_000, True), ("auto", 4_999, False), (False, 12_000, False), (True, 30, True)],
+    [("auto", 12_000, True), ("auto", 8_000, True), ("auto", 7_999, False), (False, 12_000, False), (True, 30, True)],
 )
 def test_train_compile_auto_compiles_long_runs_only(compile_, steps, compiled):
     import torch
@@ -95,3 +95,7 @@ def test_train_compile_takes_auto_or_a_bool():
     assert parse_params({"train": {"compile": True}}).train.compile is True
     with pytest.raises(ParamsError, match="train.compile"):
         parse_params({"train": {"compile": "sometimes"}})
+    from vae.train import resolve_compile
+
+    with pytest.raises(ValueError, match="train.compile"):
+        resolve_compile("false", 12_000)  # a string that is not auto never means "compile"

@@ -34,6 +34,8 @@ def test_run_specs():
         RunSpec.parse("cosine", 5e-4)
     with pytest.raises(SystemExit, match="schedule:steps"):
         RunSpec.parse("cosine:5000:0.001:fast", 5e-4)
+    with pytest.raises(SystemExit, match="constant, cosine"):
+        RunSpec.parse("cosin:5000", 5e-4)
 
 
 def test_a_candidate_within_the_reference_seed_noise_keeps_the_quality():
@@ -42,6 +44,13 @@ def test_a_candidate_within_the_reference_seed_noise_keeps_the_quality():
     assert kept and "quality kept" in text
     kept, text = _verdict(reference + [_row(CANDIDATE, s, e) for s, e in enumerate([-103.0, -102.5, -102.0])])
     assert not kept and "worse than the reference beyond seed noise" in text
+
+
+def test_one_seed_gives_no_noise_verdict():
+    out = io.StringIO()
+    rows = [_row(REFERENCE, 0, -100.0), _row(CANDIDATE, 0, -99.0)]
+    assert not report(rows, [REFERENCE, CANDIDATE], [4.0], [0], Console(file=out, width=200))
+    assert "one seed: no noise" in out.getvalue() and "worse" not in out.getvalue()
 
 
 def test_no_verdict_before_every_seed_is_measured():

@@ -66,15 +66,19 @@ def lr_at(config: TrainConfig, step: int) -> float:
     raise ValueError(f"train.lr_schedule: unknown schedule {config.lr_schedule!r} (constant | cosine)")
 
 
-COMPILE_MIN_STEPS = 5_000
-"""`train.compile: auto` compiles runs of at least this many steps. Measured on a CPU core (one thread, as a
-sweep worker): compiled steps 3.6% faster after a first step of 10-16 s, so a 12,000-step run saved 35 s of
-948 and the break-even is near 4,000 steps (benchmarks/README.md)."""
+COMPILE_MIN_STEPS = 8_000
+"""`train.compile: auto` compiles runs of at least this many steps. Measured on a CPU core only (one thread,
+as a sweep worker): compiled steps ~3.6% faster (2.3 ms a step) after a first step of 10-16 s, so the
+break-even is 4,300-6,900 steps and a 12,000-step run saved 35 s of 948 (benchmarks/README.md)."""
 
 
 def resolve_compile(requested: bool | str, steps: int) -> bool:
     """`auto`: compile where it pays over the run's length; true/false as asked."""
-    return steps >= COMPILE_MIN_STEPS if requested == "auto" else bool(requested)
+    if requested == "auto":
+        return steps >= COMPILE_MIN_STEPS
+    if isinstance(requested, bool):
+        return requested
+    raise ValueError(f"train.compile: {requested!r} is not auto, true or false")
 
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}  # fp32: no autocast

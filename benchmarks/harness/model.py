@@ -30,8 +30,12 @@ def default_objective() -> Objective:
 def bench_train_config(steps: int, batch_size: int, precision: str, compile: bool = False) -> TrainConfig:
     """The default training settings with the benchmark's budget, batch and (resolved) precision; one
     curve point per call, so logging costs nothing measurable."""
-    from vae.train import TrainConfig
+    from dataclasses import replace
+
+    import torch
+
+    from pipeline.configs import train_config
 
     train = DEFAULTS.train.model_copy(update={"steps": steps, "batch_size": batch_size, "log_every": steps})
-    settings = train.model_dump(exclude={"device", "precision", "compile"})
-    return TrainConfig(objective=default_objective(), precision=precision, compile=compile, **settings)
+    config = train_config(DEFAULTS.model_copy(update={"train": train}), torch.device("cpu"))
+    return replace(config, precision=precision, compile=compile)
