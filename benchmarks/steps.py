@@ -98,10 +98,9 @@ def _train_and_evaluate(base: Params, job: Job, workdir: str, threads: int, comm
     import torch
 
     torch.set_num_threads(threads)
-    from metrics import active_dims, elbo_summary, posterior_mean_variance
     from pipeline.artifacts import load_held_out, load_train_images
     from pipeline.configs import model_config, train_config
-    from pipeline.stages.evaluate import encode_held_out, mig_scores
+    from pipeline.stages.evaluate import encode_held_out, held_out_figures
     from vae.batches import to_device
     from vae.model import VAE
     from vae.resume import rng_state, set_rng_state
@@ -130,19 +129,8 @@ def _train_and_evaluate(base: Params, job: Job, workdir: str, threads: int, comm
         seed_everything(params.seed)  # as the evaluate stage seeds before encoding
         recon, kl_dims, means, _ = encode_held_out(model, held_out_images, params.eval.batch_size)
         set_rng_state(saved)
-        summary = elbo_summary(recon, kl_dims)
-        active = active_dims(posterior_mean_variance(means), params.eval.active_threshold)
-        mig = mig_scores(params, means, held_out.factors)[0]["mig"]
-        evals.append(
-            {
-                "step": point.step,
-                "elbo": summary["elbo"],
-                "recon": summary["recon"],
-                "kl": summary["kl"],
-                "active_units": int(active.sum()),
-                "mig": mig,
-            }
-        )
+        figures, _ = held_out_figures(params, recon, kl_dims, means, held_out.factors)
+        evals.append({"step": point.step} | {metric: figures[metric] for metric in METRICS})
         eval_seconds[0] += time.perf_counter() - begun
 
     started = time.perf_counter()

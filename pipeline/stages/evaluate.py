@@ -73,7 +73,7 @@ def objective_terms(
     return {"loss": float(value.pop("loss")), **parts, **trained, **value}
 
 
-def mig_scores(params: Params, means: np.ndarray, factors: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
+def _mig(params: Params, means: np.ndarray, factors: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
     """MIG's metrics and details on a random subset of the held-out codes."""
     n_mig = min(params.eval.mig_points, len(means))
     # Held-out rows are in dataset order (shape varies slowest), so take a random subset, not the first rows.
@@ -91,31 +91,26 @@ def mig_scores(params: Params, means: np.ndarray, factors: np.ndarray) -> tuple[
     return metrics, details
 
 
-def summarise(
-    params: Params,
-    recon: np.ndarray,
-    kl_dims: np.ndarray,
-    means: np.ndarray,
-    factors: np.ndarray | None,
-    logvars: np.ndarray,
-    own: Objective | None = None,
+ELBO_TERMS = ("elbo", "recon", "kl")
+
+
+def held_out_figures(
+    params: Params, recon: np.ndarray, kl_dims: np.ndarray, means: np.ndarray, factors: np.ndarray | None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(metrics for DVC/MLflow, arrays behind them for plots and reports). Without ground-truth factors
-    (digits) there is no MIG: details say so, and the metrics leave it out rather than report a number."""
+    """ELBO terms, active units, KL per dimension and (with factors) MIG from the encoded held-out set: the
+    figures every objective gets, also read along training by benchmarks/steps.py. Without ground-truth
+    factors (digits) there is no MIG: details say so, and the metrics leave it out rather than report a number."""
     elbo = elbo_summary(recon, kl_dims)
     kl_per_dim = elbo["kl_per_dim"]
     variance = posterior_mean_variance(means)
     active = active_dims(variance, params.eval.active_threshold)
     if factors is not None:
-        mig_metrics, mig_details = mig_scores(params, means, factors)
+        mig_metrics, mig_details = _mig(params, means, factors)
     else:
         reason = f"{params.data.dataset} has no ground-truth factors (class labels only)"
         mig_metrics, mig_details = {}, {"mig_skipped": reason}
     metrics: dict[str, Any] = {
-        "elbo": elbo["elbo"],
-        "recon": elbo["recon"],
-        "kl": elbo["kl"],
-        **objective_terms(params, elbo, means, logvars, own),
+        **{term: elbo[term] for term in ELBO_TERMS},
         "active_units": int(active.sum()),
         "kl_dim": {f"z{i}": float(v) for i, v in enumerate(kl_per_dim)},
         **mig_metrics,
@@ -125,10 +120,26 @@ def summarise(
         "kl_per_dim": kl_per_dim.tolist(),
         "posterior_mean_variance": variance.tolist(),
         "active": active.tolist(),  # by eval.active_threshold, so plots need not re-derive it
-        "estimators": ESTIMATORS,
         **mig_details,
     }
     return metrics, details
+
+
+def summarise(
+    params: Params,
+    recon: np.ndarray,
+    kl_dims: np.ndarray,
+    means: np.ndarray,
+    factors: np.ndarray | None,
+    logvars: np.ndarray,
+    own: Objective | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(metrics for DVC/MLflow, arrays behind them for plots and reports): the held-out figures with the
+    objective's terms after the ELBO's."""
+    figures, details = held_out_figures(params, recon, kl_dims, means, factors)
+    terms = objective_terms(params, figures, means, logvars, own)
+    metrics = {term: figures.pop(term) for term in ELBO_TERMS} | terms | figures
+    return metrics, details | {"estimators": ESTIMATORS}
 
 
 def run(params: Params, out: Outputs) -> dict[str, Any]:
