@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from testkit.project import Project, create_project  # noqa: E402  (the copy the end-to-end tests use)
 
-METRICS = ("elbo", "recon", "kl", "active_units", "mig", "train.images_per_s")
+METRICS = ("elbo", "recon", "kl", "active_units", "mig", "train.mean_images_per_s")
 TREND_METRICS = ("elbo", "recon", "kl", "active_units")
 
 
@@ -70,7 +70,7 @@ def run_sweep(project: Project, betas: str, seeds: str, precisions: str, steps: 
 
 def read_points(project_root: Path) -> list[Point]:
     """The project copy's runs, from its MLflow store."""
-    from pipeline.tracking import EXPERIMENT_NAME, client
+    from pipeline.tracking.store import EXPERIMENT_NAME, client
 
     mlflow_client = client(project_root)
     experiment = mlflow_client.get_experiment_by_name(EXPERIMENT_NAME)
@@ -175,7 +175,7 @@ def show(result: dict, console: Console) -> None:
             two("kl", 2),
             two("active_units", 1),
             two("mig", 3),
-            two("train.images_per_s", 0),
+            two("train.mean_images_per_s", 0),
         )
     console.print(table)
     console.print(

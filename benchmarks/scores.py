@@ -1,6 +1,6 @@
 """Evaluation time of each disentanglement score and the IWAE bound, at params.yaml's fast defaults and at
 the paper setting (Locatello et al. 2019, disentanglement_lib's study configs), through the evaluate
-stage's own code (pipeline.scores) on the default model (untrained: the time does not depend on the weights).
+stage's own code (pipeline.stages.scores) on the default model (untrained: the time does not depend on the weights).
 
     .venv/bin/python benchmarks/scores.py                  # fast defaults and paper setting (~15-30 min on 2 cores)
     .venv/bin/python benchmarks/scores.py --setting fast   # fast defaults only (~1 min)
@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.params import Params  # noqa: E402
+from pipeline.core.params import Params  # noqa: E402
 
 PAPER_EVAL = {
     "dci": {"num_train": 10_000, "num_test": 5_000},
@@ -52,8 +52,8 @@ def main() -> None:
 
     import torch
 
-    from pipeline.configs import model_config
-    from pipeline.scores import disentanglement_scores, iwae_metrics
+    from pipeline.core.configs import model_config
+    from pipeline.stages.scores import disentanglement_scores, iwae_metrics
     from vae.batches import to_device
     from vae.dsprites import SPACE, render_images
     from vae.model import VAE

@@ -43,8 +43,8 @@ sys.path.insert(0, str(ROOT))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from pipeline.params import Params, TrainParams, load_params  # noqa: E402
-from pipeline.paths import Outputs  # noqa: E402
+from pipeline.core.params import Params, TrainParams, load_params  # noqa: E402
+from pipeline.core.paths import Outputs  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "steps.jsonl"
 METRICS = ("elbo", "recon", "kl", "active_units", "mig")
@@ -98,8 +98,8 @@ def _train_and_evaluate(base: Params, job: Job, workdir: str, threads: int, comm
     import torch
 
     torch.set_num_threads(threads)
-    from pipeline.artifacts import load_held_out, load_train_images
-    from pipeline.configs import model_config, train_config
+    from pipeline.core.configs import model_config, train_config
+    from pipeline.stages.artifacts import load_held_out, load_train_images
     from pipeline.stages.evaluate import encode_held_out, held_out_figures
     from vae.batches import to_device
     from vae.model import VAE

@@ -2,7 +2,7 @@
 
 Runs `vae-pipe sweep` in a temporary copy of the project (its own git + DVC repo and MLflow store) with the
 project's params.yaml (full dataset, default evaluation and plots) apart from --steps, with every stage
-process and the sweep itself recording their phases (pipeline/timings.py, VAE_PIPE_TIMINGS). Prints the
+process and the sweep itself recording their phases (pipeline/core/timings.py, VAE_PIPE_TIMINGS). Prints the
 wall time, training images/s per worker, each per-point cost outside the training loop, the CPU the
 `vae-pipe sweep` processes used, and the full sweep predicted by putting the default steps back at the
 measured speed. Only the training loop depends on the steps, so the prediction is
@@ -31,7 +31,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.timings import ENV  # noqa: E402
+from pipeline.core.timings import ENV  # noqa: E402
 from testkit.project import TINY_PARAMS, create_project, merge  # noqa: E402  (the copy the end-to-end tests use)
 
 STAGES = ("prepare", "train", "evaluate", "plot")

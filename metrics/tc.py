@@ -24,8 +24,9 @@ Sampling = Literal["mws", "mss"]
 _LOG_2PI = math.log(2 * math.pi)
 
 
-def gaussian_log_density(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
-    """Elementwise log N(z; μ, exp(log σ²)) in nats; broadcasts."""
+def gaussian_log_density_per_dim(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
+    """Elementwise log N(z; μ, exp(log σ²)) in nats, one value per dimension (metrics.likelihood.gaussian_log_density
+    is its sum over the last dimension); broadcasts."""
     z, mu, logvar = (at_least_float32(t) for t in (z, mu, logvar))
     return -0.5 * (_LOG_2PI + logvar + (z - mu).square() * torch.exp(-logvar))
 
@@ -61,9 +62,9 @@ def kl_decomposition(z: Tensor, mu: Tensor, logvar: Tensor, log_weights: Tensor 
     z was drawn from (default: all, M = N), so a large set can be processed in chunks of rows.
     """
     mine = slice(None) if own is None else own
-    log_q_own = gaussian_log_density(z, mu[mine], logvar[mine]).sum(dim=1)
-    log_p = gaussian_log_density(z, torch.zeros_like(z), torch.zeros_like(z)).sum(dim=1)
-    pairs = gaussian_log_density(z.unsqueeze(1), mu.unsqueeze(0), logvar.unsqueeze(0))  # (M, N, D)
+    log_q_own = gaussian_log_density_per_dim(z, mu[mine], logvar[mine]).sum(dim=1)
+    log_p = gaussian_log_density_per_dim(z, torch.zeros_like(z), torch.zeros_like(z)).sum(dim=1)
+    pairs = gaussian_log_density_per_dim(z.unsqueeze(1), mu.unsqueeze(0), logvar.unsqueeze(0))  # (M, N, D)
     weights = torch.as_tensor(log_weights, dtype=pairs.dtype, device=pairs.device)
     if weights.ndim == 2:
         weights = weights[mine]

@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
+
+from pipeline.core.errors import fail as _fail
+from pipeline.core.errors import user_errors
+from pipeline.stages.entry import COMMANDS, ParamsOption
 
 app = typer.Typer(
     help="Reproducible β-VAE experiments: DVC stages, MLflow tracking, sweeps over β.",
@@ -20,130 +22,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-ParamsOption = Annotated[Path, typer.Option("--params", "-p", help="Params file (validated before any work).")]
-F = TypeVar("F", bound=Callable[..., object])
-
-
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg="red", err=True)
-    raise typer.Exit(2)
-
-
-def user_errors(command: F) -> F:
-    """Bad params or data files end the command with one line, not a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: object, **kwargs: object) -> object:
-        from pipeline.artifacts import OutputError
-        from pipeline.cluster_errors import ClusterError, PostgresError
-        from pipeline.params import ParamsError
-        from pipeline.report_data import ReportError
-        from pipeline.tracking import TrackingError
-        from vae.divergence import TrainingDiverged
-        from vae.dsprites import DatasetError
-        from vae.resume import TrainingInterrupted
-        from vae.seeding import DeviceError
-
-        try:
-            return command(*args, **kwargs)
-        except (
-            ParamsError,
-            DatasetError,
-            DeviceError,
-            ReportError,
-            TrackingError,
-            TrainingDiverged,
-            OutputError,
-            ClusterError,
-            PostgresError,
-        ) as error:
-            _fail(str(error))
-        except TrainingInterrupted as error:
-            saved = "checkpoint saved; " if error.saved else ""
-            typer.secho(
-                f"interrupted after step {error.step}: {saved}run the same command again "
-                "(dvc repro, dvc exp run or vae-pipe sweep) to resume",
-                fg="yellow",
-                err=True,
-            )
-            raise typer.Exit(130) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _load(params_file: Path, tracked: bool = True):
-    """Validated params and the outputs; `tracked` stages also check the MLflow store first, so a bad
-    URI or a server that is down costs seconds, not a training."""
-    from pipeline.params import load_params
-    from pipeline.paths import Outputs, repo_root
-
-    params = load_params(params_file)
-    if tracked:
-        from pipeline.tracking import check_store
-
-        check_store(repo_root())
-    return params, Outputs(Path.cwd())
-
-
-@app.command()
-@user_errors
-def prepare(params_file: ParamsOption = Path("params.yaml")) -> None:
-    """Render dSprites (or copy the original file named in params) and split off held-out data."""
-    params, out = _load(params_file, tracked=False)
-    from pipeline.stages import prepare as stage
-
-    n = stage.run(params, out)
-    typer.echo(
-        f"prepare: {n:,} images → {out.dataset.relative_to(out.root)}, split → {out.split.relative_to(out.root)}"
-    )
-
-
-@app.command()
-@user_errors
-def train(params_file: ParamsOption = Path("params.yaml")) -> None:
-    """Train one β-VAE at params.yaml's beta and seed; log it to MLflow."""
-    params, out = _load(params_file)
-    from pipeline.stages import train as stage
-
-    digest = stage.run(params, out)
-    typer.echo(f"train: β = {params.beta:g}, seed {params.seed} → {out.model.relative_to(out.root)} ({digest[:12]})")
-
-
-@app.command()
-@user_errors
-def evaluate(params_file: ParamsOption = Path("params.yaml")) -> None:
-    """Held-out ELBO, IWAE bound, KL per dimension, active units, MIG, DCI, SAP, FactorVAE and BetaVAE scores
-    → eval/metrics.json and MLflow."""
-    params, out = _load(params_file)
-    from pipeline.stages import evaluate as stage
-
-    m = stage.run(params, out)
-    mig = f"MIG {m['mig']:.3f}" if "mig" in m else f"no MIG ({params.data.dataset} has no ground-truth factors)"
-    typer.echo(
-        f"evaluate: ELBO {m['elbo']:.2f} nats, recon {m['recon']:.2f}, KL {m['kl']:.2f}, "
-        f"active units {m['active_units']}, {mig}"
-    )
-    from pipeline.scores import scores_line
-
-    typer.echo(scores_line(m))
-
-
-@app.command()
-@user_errors
-def plot(params_file: ParamsOption = Path("params.yaml")) -> None:
-    """Reconstructions, samples, traversals, KL per dimension and training curves → plots/."""
-    params, out = _load(params_file)
-    from pipeline.stages import plot as stage
-
-    names = stage.run(params, out)
-    typer.echo(f"plot: {len(names)} figures → {out.plots.relative_to(out.root)}/")
+for command in COMMANDS:  # prepare, train, evaluate, plot: pipeline/stages/entry.py
+    app.command()(command)
 
 
 def _grid_from_options(params_file: Path, beta: str | None, seed: str | None, extra: list[str]):
     import yaml
 
-    from pipeline.grid import declared_grid, parse_values, points
-    from pipeline.params import ParamsError, load_params
+    from pipeline.core.errors import ParamsError
+    from pipeline.core.params import load_params
+    from pipeline.sweep.grid import declared_grid, parse_values, points
 
     params = load_params(params_file)
     grid = declared_grid(params)
@@ -210,15 +98,16 @@ def sweep(
     import os
     import time
 
-    from pipeline import sweep as runner
-    from pipeline.paths import repo_root
-    from pipeline.sweep_view import SweepView
+    from pipeline.core.paths import repo_root
+    from pipeline.sweep.local import queue as runner
+    from pipeline.sweep.plan import FAILED, INVALID
+    from pipeline.sweep.view import SweepView
 
     raw, grid = _grid_from_options(params_file, beta, seed, set_)
     root = repo_root()
     sweep_name = name or time.strftime("sweep-%Y%m%d-%H%M%S")
     if cluster is not None or scheduler_file is not None:
-        from pipeline.cluster_sweep import cluster_sweep
+        from pipeline.sweep.cluster.run import cluster_sweep
 
         failed = cluster_sweep(
             root, raw, grid, str(params_file), sweep_name, cluster, scheduler_file, git_remote, dry_run
@@ -230,7 +119,7 @@ def sweep(
     jobs = jobs or runner.default_jobs(cores)
     threads = max(1, cores // jobs)
     states = runner.plan(root, raw, grid, str(params_file))
-    from pipeline.sweep_progress import running_trainings
+    from pipeline.sweep.progress import running_trainings
 
     view = SweepView(sweep_name, jobs, threads, lambda names: running_trainings(root, names), progress_every)
     if dry_run:
@@ -245,7 +134,7 @@ def sweep(
         _interrupted_sweep(root, states, leave_running)
     # Workers exit by themselves a few seconds after the queue drains; a shutdown broadcast at this point
     # sometimes left a worker hanging (and with it DVC's forked watcher holding this command's output open).
-    failed = [s for s in states if s.state in (runner.FAILED, runner.INVALID)]
+    failed = [s for s in states if s.state in (FAILED, INVALID)]
     view.print_failures(failed)
     if failed:
         raise typer.Exit(1)
@@ -254,8 +143,8 @@ def sweep(
 
 def _interrupted_sweep(root: Path, states: list, leave_running: bool) -> None:
     """Ctrl-C on a sweep: say what is still in DVC's queue and stop it (or leave it, and say so)."""
-    from pipeline.sweep import QUEUED, RUNNING
-    from pipeline.sweep_stop import stop_idle_workers, stop_points
+    from pipeline.sweep.local.stop import stop_idle_workers, stop_points
+    from pipeline.sweep.plan import QUEUED, RUNNING
 
     pending = [s.name for s in states if s.state in (QUEUED, RUNNING)]
     if not pending:
@@ -286,8 +175,8 @@ def report(
     out: Annotated[Path, typer.Option(help="Report folder.")] = Path("reports"),
 ) -> None:
     """All MLflow runs (or a filtered set) → the β-sweep report: reports/index.html and summary.csv."""
-    from pipeline.paths import repo_root
-    from pipeline.report import build_report
+    from pipeline.core.paths import repo_root
+    from pipeline.report.build import build_report
 
     root = repo_root()
     result = build_report(root, out if out.is_absolute() else Path.cwd() / out, sweep, dataset, since)
@@ -313,33 +202,27 @@ def ui(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
 ) -> None:
     """Start the MLflow UI on 127.0.0.1 over this project's tracking store."""
-    from pipeline.paths import repo_root
-    from pipeline.tracking import ensure_store, tracking_uri
-    from pipeline.ui_view import ui_addresses
+    from pipeline.core.paths import repo_root
+    from pipeline.tracking.server import server_command, server_environment
+    from pipeline.tracking.store import ensure_store, redact, tracking_uri
+    from pipeline.tracking.ui import ui_addresses
 
-    if not _port_free(port):
-        _fail(f"--port {port}: 127.0.0.1:{port} is already in use (another MLflow UI?); pick another with --port")
     root = repo_root()
-    exp_id = ensure_store(root)
     uri = tracking_uri(root)
+    if uri.startswith(("http://", "https://")):  # a tracking server already serves the UI: point at it
+        base = redact(uri).rstrip("/")
+        typer.echo(f"the tracking store is the MLflow server at {base}; its UI is there")
+        typer.echo(ui_addresses(root, ensure_store(root), base))
+        return
+    if not _port_free(port):  # before the store is created: a taken port leaves nothing behind
+        _fail(f"--port {port}: 127.0.0.1:{port} is already in use (another MLflow UI?); pick another with --port")
+    exp_id = ensure_store(root)
     base = f"http://127.0.0.1:{port}"
-    typer.echo(f"MLflow UI for {uri} on {base} (Ctrl-C stops it)")
+    typer.echo(f"MLflow UI for {redact(uri)} on {base} (Ctrl-C stops it)")
     typer.echo(ui_addresses(root, exp_id, base))
-    command = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "server",
-        "--backend-store-uri",
-        uri,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
-    os.execv(sys.executable, command)  # the server replaces this process: Ctrl-C and kill reach it
+    # The store's URI (a database password, maybe) reaches the server through its environment, never `ps`.
+    command = server_command("127.0.0.1", port, None, 1)
+    os.execve(sys.executable, command, server_environment(uri))  # Ctrl-C and kill reach the server
 
 
 @app.command()
@@ -367,8 +250,8 @@ def server(
     ] = None,
 ) -> None:
     """Start a shared MLflow tracking server (PostgreSQL backend, served artifacts) for cluster sweeps."""
-    from pipeline.server import backend_from_folder, exposure_warning, server_command, server_environment
-    from pipeline.tracking import redact
+    from pipeline.tracking.server import backend_from_folder, exposure_warning, server_command, server_environment
+    from pipeline.tracking.store import redact
 
     if (backend_store_uri is None) == (postgres is None):
         _fail("give exactly one of --backend-store-uri (or VAE_PIPE_BACKEND_STORE_URI) and --postgres DIR")
@@ -398,9 +281,9 @@ def postgres_start(
 ) -> None:
     """initdb and start a cluster on 127.0.0.1 (as the `postgres` user when run as root); its URI, with a new
     random password, goes to FOLDER/uri (mode 0600)."""
-    from pipeline.postgres import start
-    from pipeline.server import write_uri
-    from pipeline.tracking import redact
+    from pipeline.tracking.postgres import start
+    from pipeline.tracking.server import write_uri
+    from pipeline.tracking.store import redact
 
     cluster = start(folder, port)
     path = write_uri(folder, cluster.uri)
@@ -412,7 +295,7 @@ def postgres_start(
 @user_errors
 def postgres_stop(folder: Annotated[Path, typer.Argument(help="The cluster's folder.")]) -> None:
     """Stop the cluster started in FOLDER."""
-    from pipeline.postgres import stop
+    from pipeline.tracking.postgres import stop
 
     stop(folder)
     typer.echo(f"PostgreSQL in {folder} stopped")

@@ -20,8 +20,8 @@ def tiny_model_and_sprites(n: int, seed: int = 0, override: dict | None = None):
     colour bytes on color-dSprites), their factor classes) for tests of the evaluate and plot wiring."""
     import numpy as np
 
-    from pipeline.configs import model_config
-    from pipeline.params import Params
+    from pipeline.core.configs import model_config
+    from pipeline.core.params import Params
     from testkit.project import TINY_PARAMS, merge
     from vae.batches import to_device
     from vae.datasets.registry import sprite_colours

@@ -90,7 +90,7 @@ def kill_tree(pid: int) -> None:
 def postgres_cluster() -> Iterator[str]:
     """A throw-away PostgreSQL on 127.0.0.1; yields its URI (with a random password). As root it runs as
     the `postgres` user, which must reach the folder: it lives in a world-enterable temporary folder."""
-    from pipeline.postgres import start, stop
+    from pipeline.tracking.postgres import start, stop
 
     parent = Path(tempfile.mkdtemp(prefix="vae-pipe-pg-"))
     parent.chmod(0o755)
@@ -197,8 +197,8 @@ def project_with_remotes(root: Path, params: dict | None = None) -> tuple[Projec
 
 def write_run(url: str, index: int, ready: float) -> None:
     """One of the concurrent writers of the cluster tests: its own run, params, 50 curve points and metrics."""
-    from pipeline.params import Params
-    from pipeline.tracking import ModelRun
+    from pipeline.core.params import Params
+    from pipeline.tracking.store import ModelRun
 
     os.environ["MLFLOW_TRACKING_URI"] = url
     time.sleep(max(0.0, ready - time.time()))

@@ -66,6 +66,9 @@ def test_repro_noop_and_exp_run_are_tracked(make_project):
         assert run.info.end_time - run.info.start_time >= 1000 * run.data.metrics["train.seconds"]
         history = client.get_metric_history(run.info.run_id, "train.loss")
         assert [m.step for m in history] == [5, 10, 15, 20, 25, 30]
+        # The speed curve is one value per logged step; the run's average has a name of its own.
+        speed = client.get_metric_history(run.info.run_id, "train.images_per_s")
+        assert [m.step for m in speed] == [5, 10, 15, 20, 25, 30] and run.data.metrics["train.mean_images_per_s"] > 0
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
         assert {f"plots/{name}" for name in FIGURES} <= artifacts
         assert {a.path for a in client.list_artifacts(run.info.run_id, "model")} >= {"model/model.pt"}
@@ -113,7 +116,7 @@ def test_digits_end_to_end_records_its_likelihood_and_skips_mig(make_project):
 @pytest.mark.browser
 def test_a_real_runs_report_renders_every_latent_figure(make_project, tmp_path):
     """`dvc repro` then `vae-pipe report`: the page shows the run's latent figures, and each one loads."""
-    from pipeline.report_html import INTROSPECTION_FIGURES
+    from pipeline.report.html import INTROSPECTION_FIGURES
     from tests.browser import image_widths, require_chromium, screenshot
 
     chromium = require_chromium()

@@ -14,10 +14,6 @@ import torch
 from torch import Tensor
 
 
-class TrainingDiverged(RuntimeError):
-    """A non-finite loss term or gradient; the message is one line naming the step and the term."""
-
-
 def finite_flag(values: Tensor, grads: Sequence[Tensor]) -> Tensor:
     """A 0-d bool tensor on the device: every term and every gradient entry is finite.
     The gradients are reduced to their norms first (one fused kernel), whose finiteness is theirs."""

@@ -21,7 +21,7 @@ CONV28_SIZE = 28
 @dataclass(frozen=True)
 class ModelConfig:
     """What it takes to rebuild a saved model: stored next to its weights. No defaults here: params.yaml
-    and its schema hold them, and pipeline.configs builds this from the validated params."""
+    and its schema hold them, and pipeline.core.configs builds this from the validated params."""
 
     arch: Literal["conv", "mlp"]
     latent_dim: int

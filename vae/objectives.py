@@ -110,7 +110,7 @@ class BetaVAE(Stateless):
     """
 
     beta: float
-    likelihood: Likelihood = BERNOULLI  # the reconstruction NLL; pipeline.configs always passes the chosen one
+    likelihood: Likelihood = BERNOULLI  # the reconstruction NLL; pipeline.core.configs always passes the chosen one
     name: str = "beta_vae"
 
     def __post_init__(self) -> None:
@@ -137,7 +137,7 @@ class AnnealedCapacity(Stateless):
     c_max: float
     anneal_steps: int
     name: str = "capacity"
-    likelihood: Likelihood = BERNOULLI  # the reconstruction NLL; pipeline.configs always passes the chosen one
+    likelihood: Likelihood = BERNOULLI  # the reconstruction NLL; pipeline.core.configs always passes the chosen one
 
     def __post_init__(self) -> None:
         _check_weights(gamma=self.gamma, c_max=self.c_max)
@@ -171,7 +171,7 @@ class BetaTCVAE(Stateless):
     dataset_size: int
     sampling: Sampling
     name: str = "tc_vae"
-    likelihood: Likelihood = BERNOULLI  # the reconstruction NLL; pipeline.configs always passes the chosen one
+    likelihood: Likelihood = BERNOULLI  # the reconstruction NLL; pipeline.core.configs always passes the chosen one
     _weights: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -28,15 +28,6 @@ from vae.files import atomic_path
 STATE_FILE = "state.pt"
 
 
-class TrainingInterrupted(Exception):
-    """Ctrl-C during training: raised after the step in progress, once its checkpoint is saved."""
-
-    def __init__(self, step: int, saved: bool) -> None:
-        super().__init__(f"training interrupted after step {step}")
-        self.step = step
-        self.saved = saved
-
-
 class BatchOrder:
     """Epochs of seeded permutations (every image once per epoch), resumable at any batch.
 

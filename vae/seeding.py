@@ -7,19 +7,17 @@ import random
 import numpy as np
 import torch
 
+from vae.errors import DeviceError
+
 
 def seed_everything(seed: int) -> torch.Generator:
-    """CPU kernels are already deterministic for a fixed thread count (tests/test_model.py checks it);
+    """CPU kernels are already deterministic for a fixed thread count (tests/vae/test_model.py checks it);
     torch's deterministic mode is not switched on, since on the CPU it only costs time (it NaN-fills
     every new tensor) and imports torch's compiler stack."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
-
-
-class DeviceError(RuntimeError):
-    """The params ask for a device this machine does not have."""
 
 
 def pick_device(requested: str = "auto") -> torch.device:

@@ -12,11 +12,11 @@ import torch
 from torch import Tensor
 
 from vae.batches import as_images
-from vae.divergence import TrainingDiverged, describe, finite_flag
+from vae.divergence import describe, finite_flag
+from vae.errors import DeviceError, TrainingDiverged, TrainingInterrupted
 from vae.model import VAE
 from vae.objectives import Objective
-from vae.resume import BatchOrder, Checkpoints, TrainingInterrupted, deferred_interrupt, rng_state, set_rng_state
-from vae.seeding import DeviceError
+from vae.resume import BatchOrder, Checkpoints, deferred_interrupt, rng_state, set_rng_state
 
 __all__ = [
     "CurvePoint",
@@ -44,7 +44,7 @@ class CurvePoint:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Built from validated params by pipeline.configs; no defaults of its own that could drift."""
+    """Built from validated params by pipeline.core.configs; no defaults of its own that could drift."""
 
     objective: Objective
     steps: int

@@ -1,12 +1,12 @@
-"""The benchmarked model, objective and training settings: params.yaml's defaults through pipeline.configs,
+"""The benchmarked model, objective and training settings: params.yaml's defaults through pipeline.core.configs,
 never a copy of them, so the benchmark measures what `vae-pipe train` runs."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pipeline.configs import model_config, objective
-from pipeline.params import Params
+from pipeline.core.configs import model_config, objective
+from pipeline.core.params import Params
 
 if TYPE_CHECKING:
     from vae.model import VAE
@@ -34,7 +34,7 @@ def bench_train_config(steps: int, batch_size: int, precision: str, compile: boo
 
     import torch
 
-    from pipeline.configs import train_config
+    from pipeline.core.configs import train_config
 
     train = DEFAULTS.train.model_copy(update={"steps": steps, "batch_size": batch_size, "log_every": steps})
     config = train_config(DEFAULTS.model_copy(update={"train": train}), torch.device("cpu"))

@@ -24,9 +24,9 @@ def child_train_memory(args: dict[str, Any]) -> dict[str, Any]:
     from vae.train import resolve_precision, train_vae
 
     if args["mode"] == "stage":
-        import pipeline.artifacts as artifacts
+        import pipeline.stages.artifacts as artifacts
         import pipeline.stages.train  # noqa: F401  (the stage's import footprint: mlflow, pydantic, ...)
-        from pipeline.paths import Outputs
+        from pipeline.core.paths import Outputs
     device = pick_device(args["device"])  # as the stage: on CUDA this also sets its cuDNN flags
     generator = seed_everything(0)
     rss0 = rss_now_mb()

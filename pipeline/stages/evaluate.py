@@ -1,5 +1,5 @@
 """Stage `evaluate`: held-out ELBO terms, KL per latent dimension, active units, the KL's parts and (with
-factors) MIG; the IWAE bound and the other disentanglement scores come from pipeline/scores.py."""
+factors) MIG; the IWAE bound and the other disentanglement scores come from pipeline/stages/scores.py."""
 
 from __future__ import annotations
 
@@ -11,14 +11,16 @@ import torch
 
 from metrics import active_dims, compute_mig, elbo_summary, gaussian_kl_per_dim, posterior_mean_variance
 from metrics.tc import held_out_kl_decomposition
-from pipeline import timings
-from pipeline.artifacts import load_held_out, load_objective_state, load_trained
-from pipeline.configs import objective
-from pipeline.introspection import label_information
-from pipeline.params import Params
-from pipeline.paths import Outputs, write_text_atomic
-from pipeline.record import record_stage
-from pipeline.scores import add_scores
+from pipeline.core import timings
+from pipeline.core.catalogue import unknown_keys
+from pipeline.core.configs import objective
+from pipeline.core.params import Params
+from pipeline.core.paths import Outputs, write_text_atomic
+from pipeline.core.streams import numpy_stream, torch_stream
+from pipeline.stages.artifacts import load_held_out, load_objective_state, load_trained
+from pipeline.stages.introspection import label_information
+from pipeline.stages.scores import add_scores, scores_line
+from pipeline.tracking.record import record_stage
 from vae.batches import iterate, to_device
 from vae.datasets import dataset_info
 from vae.model import VAE
@@ -56,6 +58,10 @@ def sample_codes(mu: torch.Tensor, logvar: torch.Tensor, n_points: int, generato
     return mu[rows] + noise * torch.exp(0.5 * logvar[rows])
 
 
+def _seeds(params: Params) -> dict[str, int]:
+    return {"seed": params.seed, "data.split_seed": params.data.split_seed}
+
+
 def objective_terms(
     params: Params, elbo: dict[str, Any], means: np.ndarray, logvars: np.ndarray, own: Objective | None = None
 ) -> dict[str, float]:
@@ -65,9 +71,9 @@ def objective_terms(
     with its trained parts loaded (by default a fresh one, for objectives that own none)."""
     n_points = min(params.eval.tc_points, len(means))
     mu, logvar = (torch.from_numpy(a).float() for a in (means, logvars))
-    parts = held_out_kl_decomposition(mu, logvar, n_points, torch.Generator().manual_seed(params.data.split_seed))
+    parts = held_out_kl_decomposition(mu, logvar, n_points, torch_stream("kl_parts", _seeds(params)))
     own = own if own is not None else objective(params, dataset_size=len(means))
-    codes = sample_codes(mu, logvar, n_points, torch.Generator().manual_seed(params.data.split_seed + 1))
+    codes = sample_codes(mu, logvar, n_points, torch_stream("held_out_codes", _seeds(params)))
     trained = own.held_out_codes(codes)
     value = own.held_out({"recon": elbo["recon"], "kl": elbo["kl"], **parts, **trained}, params.train.steps)
     return {"loss": float(value.pop("loss")), **parts, **trained, **value}
@@ -77,7 +83,7 @@ def _mig(params: Params, means: np.ndarray, factors: np.ndarray) -> tuple[dict[s
     """MIG's metrics and details on a random subset of the held-out codes."""
     n_mig = min(params.eval.mig_points, len(means))
     # Held-out rows are in dataset order (shape varies slowest), so take a random subset, not the first rows.
-    rows = np.sort(np.random.default_rng(params.data.split_seed).choice(len(means), n_mig, replace=False))
+    rows = np.sort(numpy_stream("held_out_rows", params.data.split_seed).choice(len(means), n_mig, replace=False))
     mig = compute_mig(means[rows], factors[rows], params.eval.mig_bins)
     names = dataset_info(params.data.dataset).factor_names or ()
     varying = [name for name, keep in zip(names, mig.factor_mask) if keep]
@@ -159,7 +165,19 @@ def run(params: Params, out: Outputs) -> dict[str, Any]:
         e = params.eval
         details |= label_information(means, held_out.labels, e.mig_bins, e.mig_points, params.data.split_seed)
     details["likelihood"] = model.config.likelihood  # the ELBO's likelihood: never compared across likelihoods
+    if unknown := unknown_keys(metrics):  # a new score needs its catalogue entry: labels, direction, units
+        raise ValueError(f"evaluate: metrics {unknown} are not in pipeline/core/catalogue.py")
     write_text_atomic(out.details, json.dumps(details, indent=1) + "\n")
     write_text_atomic(out.metrics, json.dumps(metrics, indent=2) + "\n")
     record_stage(params, out, "evaluate")
     return metrics
+
+
+def main(params: Params, out: Outputs) -> list[str]:
+    m = run(params, out)
+    mig = f"MIG {m['mig']:.3f}" if "mig" in m else f"no MIG ({params.data.dataset} has no ground-truth factors)"
+    return [
+        f"evaluate: ELBO {m['elbo']:.2f} nats, recon {m['recon']:.2f}, KL {m['kl']:.2f}, "
+        f"active units {m['active_units']}, {mig}",
+        scores_line(m),
+    ]

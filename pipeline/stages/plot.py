@@ -1,5 +1,5 @@
 """Stage `plot`: reconstructions, prior samples, latent traversals, KL per dimension, training curves, and the
-latent introspection figures of pipeline/latents.py."""
+latent introspection figures of pipeline/stages/latents.py."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ import json
 import numpy as np
 import torch
 
-from pipeline import plotting, timings
-from pipeline.artifacts import load_held_out, load_trained
-from pipeline.introspection import introspection_target
-from pipeline.latents import decoded, latent_figures, pixels
-from pipeline.objective_labels import describe_objective
-from pipeline.params import Params
-from pipeline.paths import Figure, Outputs
-from pipeline.record import record_stage
+from pipeline.core import timings
+from pipeline.core.objectives import describe_objective
+from pipeline.core.params import Params
+from pipeline.core.paths import Figure, Outputs
+from pipeline.stages import plotting
+from pipeline.stages.artifacts import load_held_out, load_trained
+from pipeline.stages.introspection import introspection_target
+from pipeline.stages.latents import decoded, latent_figures, pixels
+from pipeline.tracking.record import record_stage
 from vae.batches import as_images, to_device
 from vae.model import VAE
 from vae.seeding import pick_device, seed_everything
@@ -87,3 +88,8 @@ def _figures(params: Params, out: Outputs) -> list[str]:
             plotting.save(fig, out.plots / name)
             written.append(name)
     return written
+
+
+def main(params: Params, out: Outputs) -> list[str]:
+    names = run(params, out)
+    return [f"plot: {len(names)} figures → {out.plots.relative_to(out.root)}/"]

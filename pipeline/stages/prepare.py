@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.params import Params, ParamsError
-from pipeline.paths import Outputs, atomic_path
+from pipeline.core.errors import ParamsError
+from pipeline.core.params import Params
+from pipeline.core.paths import Outputs, atomic_path
 from vae.datasets import load_dataset, write_dataset
 from vae.dsprites import subsample_indices
 
@@ -52,3 +53,8 @@ def run(params: Params, out: Outputs) -> int:
     with atomic_path(out.split) as tmp, tmp.open("wb") as handle:
         np.savez(handle, train=train, test=test, test_images=loaded.images[test], **extra)
     return n
+
+
+def main(params: Params, out: Outputs) -> list[str]:
+    n = run(params, out)
+    return [f"prepare: {n:,} images → {out.dataset.relative_to(out.root)}, split → {out.split.relative_to(out.root)}"]

@@ -7,14 +7,14 @@ import json
 import time
 from pathlib import Path
 
-from pipeline import timings
-from pipeline.artifacts import load_train_images
-from pipeline.configs import model_config, train_config
-from pipeline.inputs import checkpoint_folder, inputs_key
-from pipeline.params import Params
-from pipeline.paths import Outputs, atomic_path, repo_root, write_text_atomic
-from pipeline.progress import training_progress
-from pipeline.record import record_stage, training_run
+from pipeline.core import timings
+from pipeline.core.configs import model_config, train_config
+from pipeline.core.identity import checkpoint_folder, inputs_key
+from pipeline.core.params import Params
+from pipeline.core.paths import Outputs, atomic_path, repo_root, write_text_atomic
+from pipeline.stages.artifacts import load_train_images
+from pipeline.stages.progress import training_progress
+from pipeline.tracking.record import record_stage, training_run
 from vae.batches import to_device
 from vae.checkpoint import save_tensors, save_weights, weights_digest
 from vae.model import VAE
@@ -39,7 +39,7 @@ def checkpoints_for(params: Params, key: str) -> Checkpoints:
 
 def run(params: Params, out: Outputs) -> str:
     """Returns the weights digest. Resumes from the checkpoint of a killed training with the same inputs;
-    the MLflow run is the experiment's (pipeline/inputs.py), RUNNING while it trains."""
+    the MLflow run is the experiment's (pipeline/core/identity.py), RUNNING while it trains."""
     generator = seed_everything(params.seed)
     device = pick_device(params.train.device)
     with timings.phase("load data"):
@@ -105,3 +105,8 @@ def _write_model(
     }
     write_text_atomic(out.model_card, json.dumps(card, indent=2) + "\n")
     return digest
+
+
+def main(params: Params, out: Outputs) -> list[str]:
+    digest = run(params, out)
+    return [f"train: β = {params.beta:g}, seed {params.seed} → {out.model.relative_to(out.root)} ({digest[:12]})"]

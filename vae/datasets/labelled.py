@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vae.dsprites import DatasetError
+from vae.errors import DatasetError
 from vae.files import atomic_path
 
 

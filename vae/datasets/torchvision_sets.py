@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vae.dsprites import DatasetError
+from vae.errors import DatasetError
 
 FOLDERS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
 """Dataset name → torchvision's class and folder name under the root."""

@@ -31,6 +31,7 @@ from vae.dsprites.factors import (
     latents_for,
 )
 from vae.dsprites.render import render_images
+from vae.errors import DatasetError
 from vae.files import atomic_path
 
 KEYS: tuple[str, ...] = ("imgs", "latents_classes", "latents_values")
@@ -39,15 +40,6 @@ KEYS: tuple[str, ...] = ("imgs", "latents_classes", "latents_values")
 _COMPRESS_LEVEL = 3  # level 1 is no faster on these images but ~1.6x larger; 6 is 2x slower
 _READ_ROWS = 16_384  # image rows decompressed per read (64 MiB unpacked)
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member timestamps, so equal content gives equal bytes
-
-
-class DatasetError(ValueError):
-    """A dataset file is missing or malformed; the message is one line naming the file."""
-
-    def __init__(self, path: Path | str, problem: str) -> None:
-        self.path = Path(path)
-        self.problem = " ".join(str(problem).split())  # keep it to one line whatever we were handed
-        super().__init__(f"{path}: {self.problem}")
 
 
 # --- writing ----------------------------------------------------------------------------------------

@@ -1,0 +1,74 @@
+"""Reading earlier stages' outputs back, the same way in every later stage."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from pipeline.core.errors import OutputError
+from pipeline.core.paths import Outputs
+from vae.checkpoint import load_model, load_tensors
+from vae.datasets import load_dataset
+from vae.model import VAE, ModelConfig
+from vae.objectives import Objective
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    images: np.ndarray  # as stored: bit-packed (n_test, bytes) for binary data, else uint8 (n_test, C, H, W)
+    factors: np.ndarray | None  # ground-truth factor classes (n_test, F), or None (no factors: no MIG)
+    labels: np.ndarray | None  # class labels (n_test,), or None
+
+
+def load_train_images(out: Outputs, dataset: str = "dsprites", chunk: int = 65_536) -> np.ndarray:
+    """Training images as stored, compacted in place: no second copy of the dataset."""
+    packed = load_dataset(dataset, out.dataset).images
+    with np.load(out.split) as split:
+        train = split["train"]
+    # train is sorted, so train[i] >= i: every source row is read before any write reaches it.
+    for start in range(0, len(train), chunk):
+        rows = train[start : start + chunk]
+        packed[start : start + len(rows)] = packed[rows]
+    return packed[: len(train)]
+
+
+def load_held_out(out: Outputs) -> HeldOut:
+    with np.load(out.split) as split:
+        return HeldOut(split["test_images"], split.get("test_factors"), split.get("test_labels"))
+
+
+def load_trained(out: Outputs, device: torch.device) -> VAE:
+    """The trained model, rebuilt from the config in its model card."""
+    rerun = "run `dvc checkout` or `dvc repro -f train` to restore it"
+    try:
+        card = json.loads(out.model_card.read_text())
+        config = ModelConfig(**card["config"])
+    except FileNotFoundError:
+        raise OutputError(f"{out.model_card}: missing; {rerun}") from None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise OutputError(f"{out.model_card}: not a model card ({type(error).__name__}); {rerun}") from None
+    try:
+        return load_model(out.model, config, device)
+    except FileNotFoundError:
+        raise OutputError(f"{out.model}: missing; {rerun}") from None
+    except Exception as error:  # torch raises RuntimeError/UnpicklingError/EOFError for a damaged file
+        raise OutputError(
+            f"{out.model}: cannot be read as weights for {config} ({type(error).__name__}); {rerun}"
+        ) from None
+
+
+def load_objective_state(out: Outputs, objective: Objective) -> None:
+    """The objective's trained parts (FactorVAE's discriminator) saved beside the model, into `objective`."""
+    rerun = "run `dvc checkout` or `dvc repro -f train` to restore it"
+    try:
+        objective.load_trained_state(load_tensors(out.objective_state))
+    except FileNotFoundError:
+        raise OutputError(f"{out.objective_state}: missing; {rerun}") from None
+    except Exception as error:  # damaged file, or one of another objective or discriminator shape
+        raise OutputError(
+            f"{out.objective_state}: cannot be read as the trained parts of objective {objective.name} "
+            f"({type(error).__name__}); {rerun}"
+        ) from None

@@ -1,0 +1,51 @@
+"""`vae-pipe sweep --cluster`: the local sweep's table, failures and exit status over the Dask runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pipeline.sweep.cluster.dispatch import connect, plan, run_cluster, worker_count
+from pipeline.sweep.grid import GridPoint
+from pipeline.sweep.plan import FAILED, INVALID
+from pipeline.sweep.view import SweepView
+
+
+def cluster_sweep(
+    root: Path,
+    raw: dict[str, Any],
+    grid: list[GridPoint],
+    source: str,
+    sweep: str,
+    address: str | None,
+    scheduler_file: Path | None,
+    remote: str,
+    dry_run: bool,
+) -> bool:
+    """Run the grid on the cluster, showing progress; returns whether any point failed."""
+    import typer
+
+    states = plan(root, raw, grid, source)
+    with connect(address, scheduler_file) as dask_client:
+        workers = worker_count(dask_client)
+        view = SweepView(f"{sweep} on {dask_client.scheduler.address}", workers, 1)
+        if dry_run:
+            view.print_table(states)
+            return False
+        try:
+            with view.live() as update:
+                run_cluster(dask_client, root, states, sweep, remote, 1, update)
+        except KeyboardInterrupt:
+            typer.secho(
+                "interrupted: this sweep's points were cancelled on the cluster (running ones stop, their "
+                "checkpoints stay in the workers' clones); finished points are kept on the remotes; run the "
+                "same command again to continue",
+                fg="yellow",
+                err=True,
+            )
+            raise typer.Exit(130) from None
+    failed = [s for s in states if s.state in (FAILED, INVALID)]
+    view.print_failures(failed)
+    if not failed:
+        typer.echo(f"{len(states)} experiments pushed to {remote} (dvc exp pull {remote}), their runs tagged {sweep}.")
+    return bool(failed)

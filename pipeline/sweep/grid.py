@@ -1,0 +1,81 @@
+"""Which grid points a sweep has: the declared grid, each point's params, and its stable experiment name.
+
+Kept apart from who runs the points (DVC's queue here, a cluster later): a point is plain data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from pipeline.core.errors import ParamsError
+from pipeline.core.params import Params, parse_params
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    """One model of the sweep: params.yaml plus these overrides."""
+
+    overrides: tuple[tuple[str, Any], ...]
+
+    @property
+    def label(self) -> str:
+        return " ".join(f"{key}={_text(value)}" for key, value in self.overrides)
+
+    @property
+    def set_params(self) -> list[str]:
+        """The `-S key=value` arguments of `dvc exp run`."""
+        return [f"{key}={_text(value)}" for key, value in self.overrides]
+
+    def touches(self, section: str) -> bool:
+        """Whether an override sets a key of params.yaml's `section` (e.g. "data")."""
+        return any(key.split(".", 1)[0] == section for key, _ in self.overrides)
+
+    def exp_name(self, inputs_digest: str) -> str:
+        """Same point on the same code and params → same name, so a finished point is recognised."""
+        slug = "-".join(f"{key.rsplit('.', 1)[-1]}{_text(value)}" for key, value in self.overrides)
+        point = hashlib.sha256((inputs_digest + self.label).encode()).hexdigest()[:8]
+        return f"{slug}-{point}"[:100]
+
+    def apply(self, raw: dict[str, Any]) -> dict[str, Any]:
+        tree = json.loads(json.dumps(raw))
+        for key, value in self.overrides:
+            *sections, leaf = key.split(".")
+            node = tree
+            for section in sections:
+                node = node.setdefault(section, {})
+                if not isinstance(node, dict):
+                    raise ParamsError(f"{self.label}: {key}: {section} is not a section")
+            node[leaf] = value
+        return tree
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value)) if abs(value) < 1e15 else repr(value)
+    return str(value)
+
+
+def parse_values(text: str) -> list[Any]:
+    """'0,1,4' → [0, 1, 4]; each value read as YAML, as DVC reads `-S` values."""
+    return [yaml.safe_load(part.strip()) for part in text.split(",") if part.strip()]
+
+
+def declared_grid(params: Params) -> dict[str, list[Any]]:
+    """The `sweep:` block as {param key: values}, in declaration order."""
+    return {key: list(values) for key, values in params.sweep.model_dump().items()}
+
+
+def points(grid: dict[str, list[Any]]) -> list[GridPoint]:
+    keys = list(grid)
+    return [GridPoint(tuple(zip(keys, combo))) for combo in itertools.product(*(grid[k] for k in keys))]
+
+
+def check_point(raw: dict[str, Any], point: GridPoint, source: str) -> Params:
+    """The point's full params, validated like params.yaml itself; ParamsError names the point."""
+    return parse_params(point.apply(raw), f"{source} [{point.label}]")

@@ -1,0 +1,153 @@
+"""The one recording path: which stage output becomes which MLflow artifact, metric or step metric.
+
+Stages only write files and then call `record_stage`. After a sweep, `record_experiment` makes MLflow
+match what DVC holds for an experiment through the same mapping, from the experiment's committed outputs:
+DVC can finish an experiment without running any stage (run-cache), so the outputs are the truth and the
+run is their record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import yaml
+
+from pipeline.core import timings
+from pipeline.core.identity import inputs_key
+from pipeline.core.params import PARAMS_FILE, Params, flatten, parse_params
+from pipeline.core.paths import Outputs, repo_root
+from pipeline.tracking.store import EXP_NAME_TAG, MODEL_DIGEST_TAG, SWEEP_TAG, ModelRun
+
+if TYPE_CHECKING:
+    from dvc.api import DVCFileSystem
+
+    from vae.train import CurvePoint
+
+Stage = Literal["train", "evaluate", "plot"]
+RECORDED_STAGES: tuple[Stage, ...] = ("train", "evaluate", "plot")
+ARTIFACT_DIRS: dict[Stage, str] = {"train": "model", "evaluate": "eval", "plot": "plots"}
+RESOLVED_PREFIX = "resolved."  # params: resolved.likelihood, .arch, .precision, .compile (params may say `auto`)
+CURVE_PREFIX = "train."  # step metrics: train.loss, train.recon, ... (one per column of curves.csv)
+_NAMES = Outputs(Path())
+DETAILS_ARTIFACT = f"{ARTIFACT_DIRS['evaluate']}/{_NAMES.details.name}"
+
+
+def figure_artifact(name: str) -> str:
+    """The artifact path of a figure the plot stage wrote (e.g. `reconstructions.png`)."""
+    return f"{ARTIFACT_DIRS['plot']}/{name}"
+
+
+def stage_files(out: Outputs, stage: Stage) -> list[Path]:
+    """The files of a stage that travel to MLflow, all under ARTIFACT_DIRS[stage]."""
+    if stage == "train":
+        return [out.model, out.objective_state, out.model_card, out.curves]
+    if stage == "evaluate":
+        return [out.metrics, out.details]
+    return sorted(out.plots.glob("*.png"))
+
+
+def log_stage(run: ModelRun, out: Outputs, stage: Stage, *, artifacts: bool = True) -> None:
+    """Log what `stage` wrote under `out` into `run`: metrics idempotently, so a retry or repair adds
+    nothing twice, and the stage's files as artifacts unless `artifacts` is False."""
+    if stage == "train":
+        card = json.loads(out.model_card.read_text())
+        with out.curves.open(newline="") as handle:
+            run.log_curves(csv.DictReader(handle), prefix=CURVE_PREFIX)
+        # The run's average under a name of its own: `train.images_per_s` is the curve, one value per logged step.
+        run.log_metrics({"train.seconds": card["train_seconds"], "train.mean_images_per_s": card["images_per_s"]})
+        run.set_tags({MODEL_DIGEST_TAG: card["digest"]})
+        # What `auto` resolved to: the likelihood an ELBO comes from, the architecture, precision, compile.
+        resolved = {key: card["config"][key] for key in ("likelihood", "arch")}
+        resolved |= {key: card[key] for key in ("precision", "compile") if key in card}
+        run.log_params({f"{RESOLVED_PREFIX}{key}": value for key, value in resolved.items()})
+    elif stage == "evaluate":
+        run.log_metrics(flatten(json.loads(out.metrics.read_text())))
+    if artifacts:
+        run.log_artifacts(stage_files(out, stage), ARTIFACT_DIRS[stage])
+
+
+def record_stage(params: Params, out: Outputs, stage: Stage, key: str | None = None) -> str:
+    """What a stage calls after writing its outputs; returns the MLflow run id. `key`: the experiment's
+    inputs key when the stage already has it (pipeline/core/identity.py)."""
+    key = key or inputs_key(out.root, params)
+    with timings.phase("mlflow record"):
+        return _record_stage(params, out, stage, key)
+
+
+def _record_stage(params: Params, out: Outputs, stage: Stage, key: str) -> str:
+    run = ModelRun.open(repo_root(), key, params)
+    # DVC skips an unchanged earlier stage: an experiment that differs only in eval.* still gets the
+    # model and curves in its own run, from the outputs DVC checked out.
+    for earlier in RECORDED_STAGES[: RECORDED_STAGES.index(stage)]:
+        if all(path.exists() for path in stage_files(out, earlier)):
+            log_stage(run, out, earlier, artifacts=not run.has_artifacts(ARTIFACT_DIRS[earlier]))
+    log_stage(run, out, stage)
+    return run.run_id
+
+
+@contextlib.contextmanager
+def training_run(params: Params, key: str) -> Iterator[Callable[[CurvePoint], None]]:
+    """The experiment's run while it trains: RUNNING from the start (a resumed training continues it),
+    each curve point logged as it comes, FINISHED when the block ends, FAILED on an error (a divergence
+    too), KILLED on Ctrl-C. Yields the per-point logger."""
+    from vae.errors import TrainingInterrupted
+
+    run = ModelRun.open(repo_root(), key, params, running=True)
+    logged = [run.logged_steps(CURVE_PREFIX + "loss")]
+
+    def log_point(point: CurvePoint) -> None:
+        if point.step > logged[0]:  # a resumed training re-logs nothing
+            run.log_step(
+                {CURVE_PREFIX + name: value for name, value in point.row().items() if name != "step"}, point.step
+            )
+            logged[0] = point.step
+
+    try:
+        yield log_point
+    except (KeyboardInterrupt, TrainingInterrupted):
+        run.end("KILLED")
+        raise
+    except BaseException:
+        run.end("FAILED")
+        raise
+    run.end("FINISHED")
+
+
+def record_experiment(root: Path, name: str, rev: str, sweep: str | None = None) -> str:
+    """Find or create the MLflow run of DVC experiment `name` (commit `rev`), fill in what it lacks, tag it."""
+    from dvc.api import DVCFileSystem
+
+    fs = DVCFileSystem(str(root), rev=rev)
+    params = parse_params(yaml.safe_load(fs.cat_file(PARAMS_FILE)), f"{PARAMS_FILE}@{name}")
+    key = inputs_key(root, params, rev)
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = Outputs(Path(tmp))
+        for path in (staged.model_card, staged.curves, staged.metrics):
+            _fetch(fs, staged, path)
+        tags = {EXP_NAME_TAG: name, "dvc.exp_rev": rev} | ({SWEEP_TAG: sweep} if sweep else {})
+        run = ModelRun.open(root, key, params, tags)
+        for stage in RECORDED_STAGES:
+            missing = not run.has_artifacts(ARTIFACT_DIRS[stage])  # a run-cache hit logged nothing
+            if missing and stage == "plot":
+                fs.get(_relative(staged, staged.plots), str(staged.plots), recursive=True)
+            for path in stage_files(staged, stage) if missing else []:
+                _fetch(fs, staged, path)
+            log_stage(run, staged, stage, artifacts=missing)
+    return run.run_id
+
+
+def _relative(staged: Outputs, path: Path) -> str:
+    return path.relative_to(staged.root).as_posix()
+
+
+def _fetch(fs: DVCFileSystem, staged: Outputs, path: Path) -> None:
+    """Copy one output of the experiment into the staging folder (once)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fs.get_file(_relative(staged, path), str(path))

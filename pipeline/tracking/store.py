@@ -1,0 +1,339 @@
+"""MLflow as the record of what DVC produced: one run per DVC experiment, found again by its inputs key.
+
+DVC may skip a stage or restore it from its run-cache without running it, and a queued experiment runs in
+a temporary copy of the repo. So every stage logs what it produced into the run keyed by the experiment's
+inputs (pipeline/core/identity.py: find or create, never a second run for the same inputs), and the store is
+always the one at the repository root (or MLFLOW_TRACKING_URI), never one relative to the stage's working
+directory. The store is checked before a stage works (`check_store`), with bounded HTTP retries, and a new
+SQLite store is created under a file lock: MLflow's schema creation races between processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline.core import timings
+from pipeline.core.errors import TrackingError
+from pipeline.core.params import Params
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+EXPERIMENT_NAME = "vae-pipe"
+STORE_FILE = "mlflow.db"
+ARTIFACT_DIR = "mlruns"
+INPUTS_KEY_TAG = "vae_pipe.inputs_key"  # the run's identity: pipeline/core/identity.py
+MODEL_DIGEST_TAG = "vae_pipe.model_digest"  # the trained weights' digest, for reference
+SWEEP_TAG = "vae_pipe.sweep"
+EXP_NAME_TAG = "dvc.exp_name"  # the DVC experiment a run belongs to (set in training, repaired after a sweep)
+# A down or mistyped server costs seconds, not MLflow's default 7 retries with backoff (minutes).
+BOUNDED_HTTP = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+}
+
+
+def tracking_uri(root: Path) -> str:
+    """MLFLOW_TRACKING_URI when set, else the SQLite store at the repository root."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root / STORE_FILE).resolve()}"
+
+
+def redact(uri: str) -> str:
+    """`uri` safe to print, log or tag: a password in it (`scheme://user:PASSWORD@host`) becomes `***`."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return uri
+    if parts.password is None:
+        return uri
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def scrub(text: str, uri: str) -> str:
+    """`text` (an error message, a log line) with the password of `uri` replaced by `***`."""
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        password = urlsplit(uri).password
+    except ValueError:
+        return text
+    if not password:
+        return text
+    return text.replace(password, "***").replace(unquote(password), "***")
+
+
+def client(root: Path) -> MlflowClient:
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    # MLflow prints "View run at <tracking URI>…" when a run ends: a password in the URI would reach logs.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri(root))
+
+
+@contextlib.contextmanager
+def store_lock(root: Path) -> Iterator[None]:
+    """An exclusive lock beside a SQLite store (`mlflow.db.lock`), held while the store is created or
+    migrated and while a run is found or created: processes that start at once take turns. Other
+    stores (a server) need no lock here; `ModelRun.open` settles races there by itself."""
+    uri = tracking_uri(root)
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    database = Path(uri.removeprefix("sqlite:///"))
+    if not database.parent.is_dir():
+        raise TrackingError(f"MLflow tracking store {uri}: folder {database.parent} does not exist")
+    with file_lock(Path(f"{database}.lock")):
+        yield
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on `path` (created if missing) for the block: processes take turns."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _bounded_http() -> Iterator[None]:
+    """BOUNDED_HTTP for the block, unless the user set those variables."""
+    added = {k: v for k, v in BOUNDED_HTTP.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
+
+
+def _first_line(error: BaseException) -> str:
+    text = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+    if "Max retries exceeded" in text or "Connection refused" in text:
+        return (
+            f"no answer (tried {1 + int(os.environ['MLFLOW_HTTP_REQUEST_MAX_RETRIES'])} times): is the server running?"
+        )
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def check_store(root: Path) -> str:
+    """Reachable, schema current, experiment present (created on first use): the experiment id, or one
+    line (TrackingError) within seconds, before any stage trains or evaluates."""
+    uri = redact(tracking_uri(root))
+    if "://" not in uri:
+        raise TrackingError(
+            f"MLFLOW_TRACKING_URI={uri!r} is not a store URI: use sqlite:///PATH, http(s)://HOST:PORT or a "
+            "database URI, or unset it for the project's own store"
+        )
+    with _bounded_http(), timings.phase("mlflow store check"):
+        try:
+            with store_lock(root):
+                return experiment_id(client(root), root)
+        except TrackingError:
+            raise
+        except Exception as error:  # MLflow raises many kinds (MlflowException, requests', SQLAlchemy's)
+            message = scrub(_first_line(error), tracking_uri(root))
+            raise TrackingError(f"MLflow tracking store {uri} (MLFLOW_TRACKING_URI): {message}") from None
+
+
+def experiment_id(mlflow_client: MlflowClient, root: Path) -> str:
+    """Creates the experiment on first use, with artifacts beside the local store (not under the cwd)."""
+    experiment = mlflow_client.get_experiment_by_name(EXPERIMENT_NAME)
+    if experiment is not None:
+        if experiment.lifecycle_stage == "deleted":
+            raise TrackingError(
+                f"MLflow experiment '{EXPERIMENT_NAME}' in {redact(tracking_uri(root))} is deleted: restore it "
+                f"(mlflow experiments restore --experiment-id {experiment.experiment_id}) or point "
+                "MLFLOW_TRACKING_URI at another store"
+            )
+        return experiment.experiment_id
+    local_store = "MLFLOW_TRACKING_URI" not in os.environ
+    location = (root / ARTIFACT_DIR).resolve().as_uri() if local_store else None
+    # The experiment kind makes the MLflow UI open on the runs table, not the GenAI overview.
+    tags = {"mlflow.experimentKind": "custom_model_development"}
+    try:
+        return mlflow_client.create_experiment(EXPERIMENT_NAME, artifact_location=location, tags=tags)
+    except Exception:  # another process created it first
+        experiment = mlflow_client.get_experiment_by_name(EXPERIMENT_NAME)
+        if experiment is None:
+            raise
+        return experiment.experiment_id
+
+
+def ensure_store(root: Path) -> str:
+    """Create (migrate) the store and the experiment once, before parallel writers start."""
+    return check_store(root)
+
+
+def _git_commit() -> str | None:
+    if os.environ.get("DVC_EXP_BASELINE_REV"):
+        return os.environ["DVC_EXP_BASELINE_REV"]
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return done.stdout.strip() or None
+
+
+def run_tags() -> dict[str, str]:
+    """Tags that tie a run back to git and DVC (`vae-pipe sweep` adds the sweep's name afterwards);
+    β and the seed are params, not tags."""
+    tags: dict[str, str] = {}
+    commit = _git_commit()
+    if commit:
+        tags["git.commit"] = commit
+        tags["mlflow.source.git.commit"] = commit
+    if os.environ.get("DVC_EXP_NAME"):
+        tags[EXP_NAME_TAG] = os.environ["DVC_EXP_NAME"]
+    return tags
+
+
+def _run_name(params: Params) -> str:
+    name = f"beta={params.beta:g} seed={params.seed}"
+    if os.environ.get("DVC_EXP_NAME"):
+        name += f" ({os.environ['DVC_EXP_NAME']})"
+    return name
+
+
+def _runs_with_key(mlflow_client: MlflowClient, exp_id: str, inputs_key: str) -> list[Any]:
+    """Active runs with this inputs key, oldest first (ties broken by id, the same in every process)."""
+    found = mlflow_client.search_runs([exp_id], filter_string=f"tags.`{INPUTS_KEY_TAG}` = '{inputs_key}'")
+    return sorted(found, key=lambda run: (run.info.start_time, run.info.run_id))
+
+
+class ModelRun:
+    """The MLflow run of one DVC experiment; `open` finds it by inputs key or creates it with all params."""
+
+    def __init__(self, mlflow_client: MlflowClient, run_id: str) -> None:
+        self.client = mlflow_client
+        self.run_id = run_id
+
+    @classmethod
+    def open(
+        cls,
+        root: Path,
+        inputs_key: str,
+        params: Params,
+        tags: Mapping[str, str] | None = None,
+        *,
+        running: bool = False,
+    ) -> ModelRun:
+        """The run of the experiment with these inputs, found or created. `running`: a training starts
+        (or resumes) in it, so it is RUNNING until `end`; a run created to record outputs is FINISHED."""
+        with store_lock(root):  # a new SQLite store's schema is created when the client first opens it
+            mlflow_client = client(root)
+            exp_id = experiment_id(mlflow_client, root)
+            found = _runs_with_key(mlflow_client, exp_id, inputs_key)
+            if not found:
+                tags_at_creation = {INPUTS_KEY_TAG: inputs_key}
+                mine = mlflow_client.create_run(exp_id, tags=tags_at_creation, run_name=_run_name(params)).info.run_id
+                # A server store has no lock: processes that created at once keep the oldest run alike.
+                found = _runs_with_key(mlflow_client, exp_id, inputs_key)
+                for other in found[1:]:
+                    if other.info.run_id == mine:
+                        mlflow_client.delete_run(mine)
+                if found and found[0].info.run_id == mine and not running:
+                    mlflow_client.set_terminated(mine, "FINISHED")
+            run = cls(mlflow_client, found[0].info.run_id)
+            run.log_params(params.flat())  # under the lock: writers of one new run never race on its params
+        if running and found[0].info.status != "RUNNING":
+            mlflow_client.update_run(run.run_id, status="RUNNING")
+        run.set_tags({**run_tags(), **(tags or {})})
+        return run
+
+    def end(self, status: str) -> None:
+        """FINISHED, FAILED or KILLED."""
+        self.client.set_terminated(self.run_id, status)
+
+    def logged_steps(self, key: str) -> int:
+        """The last step of step metric `key` in this run (0 when none): a resumed training logs after it."""
+        return max((m.step for m in self.client.get_metric_history(self.run_id, key)), default=0)
+
+    def has_artifacts(self, artifact_path: str) -> bool:
+        return bool(self.client.list_artifacts(self.run_id, artifact_path))
+
+    def _current(self) -> Any:
+        return self.client.get_run(self.run_id).data
+
+    def log_params(self, values: Mapping[str, Any]) -> None:
+        """Params are write-once in MLflow: log the missing ones; a changed value is kept as a tag."""
+        from mlflow.entities import Param
+
+        logged = self._current().params
+        fresh, changed = [], {}
+        for key, value in values.items():
+            text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+            if key not in logged:
+                fresh.append(Param(key, text))
+            elif logged[key] != text:
+                changed[f"params.changed.{key}"] = text
+        try:
+            self.client.log_batch(self.run_id, params=fresh)  # MLflow splits it into allowed batch sizes
+        except Exception:
+            # Another process logged the same params first (write-once: a unique-key error): fine when
+            # every one of ours is now there with our value.
+            now = self._current().params
+            if any(now.get(param.key) != param.value for param in fresh):
+                raise
+        self.set_tags(changed)
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        from mlflow.entities import RunTag
+
+        if tags:
+            self.client.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+
+    def log_metrics(self, values: Mapping[str, float]) -> None:
+        """Scalar metrics; re-logging an unchanged value is skipped so retries leave no duplicates."""
+        from mlflow.entities import Metric
+
+        current = self._current().metrics
+        now = int(time.time() * 1000)
+        fresh = [Metric(k, float(v), now, 0) for k, v in values.items() if current.get(k) != float(v)]
+        self.client.log_batch(self.run_id, metrics=fresh)
+
+    def log_step(self, values: Mapping[str, float], step: int) -> None:
+        """Step metrics of one step (a training-curve point as it comes)."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), now, step) for k, v in values.items()])
+
+    def log_curves(self, rows: Iterable[Mapping[str, float]], step_key: str = "step", prefix: str = "train.") -> None:
+        """Training curves as step metrics, each step once per run: the rows after the last step logged
+        (a training streams its points as it goes; a resumed or repeated one adds only what is new)."""
+        from mlflow.entities import Metric
+
+        rows = list(rows)
+        if not rows:
+            return
+        probe = next(k for k in rows[0] if k != step_key)
+        done = self.logged_steps(prefix + probe)
+        now = int(time.time() * 1000)
+        metrics = [
+            Metric(prefix + key, float(value), now, int(row[step_key]))
+            for row in rows
+            if int(row[step_key]) > done
+            for key, value in row.items()
+            if key != step_key
+        ]
+        self.client.log_batch(self.run_id, metrics=metrics)
+
+    def log_artifacts(self, paths: Iterable[Path], artifact_path: str) -> None:
+        for path in paths:
+            self.client.log_artifact(self.run_id, str(path), artifact_path)

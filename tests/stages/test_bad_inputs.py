@@ -1,0 +1,89 @@
+"""Bad inputs beyond params.yaml's schema: each is one line naming the value and where it came from, and
+nothing produced earlier is touched."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.core.errors import OutputError, ParamsError
+from pipeline.core.params import parse_params
+from pipeline.core.paths import Outputs, write_text_atomic
+from pipeline.stages import prepare
+from pipeline.stages.artifacts import load_trained
+from vae.checkpoint import save_weights
+from vae.model import VAE, ModelConfig
+
+CONFIG = ModelConfig(
+    arch="mlp", latent_dim=3, hidden_dim=8, image_shape=(1, 64, 64), likelihood="bernoulli", gaussian_std=0.1
+)
+
+
+def test_subsample_larger_than_the_dataset_is_one_line(tmp_path):
+    out = Outputs(tmp_path)
+    with pytest.raises(ParamsError) as error:
+        prepare.run(parse_params({"data": {"subsample": 1_000_000}}), out)
+    assert str(error.value) == "params.yaml: data.subsample: 1,000,000 is more than the 737,280 images of dsprites"
+    assert not out.dataset.exists()
+
+
+@pytest.fixture
+def trained(tmp_path) -> Outputs:
+    out = Outputs(tmp_path)
+    out.model.parent.mkdir(parents=True)
+    save_weights(VAE(CONFIG), out.model)
+    write_text_atomic(out.model_card, json.dumps({"config": CONFIG.to_dict()}) + "\n")
+    return out
+
+
+def test_a_good_model_loads(trained):
+    assert load_trained(trained, torch.device("cpu")).config == CONFIG
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda out: out.model_card.unlink(), r"models/model\.json: missing; run `dvc checkout`"),
+        (lambda out: out.model_card.write_text("{"), r"models/model\.json: not a model card \(JSONDecodeError\)"),
+        (lambda out: out.model_card.write_text('{"config": {"arch": "mlp"}}'), r"model\.json: not a model card"),
+        (lambda out: out.model.unlink(), r"models/model\.pt: missing; run `dvc checkout`"),
+        (
+            lambda out: out.model.write_bytes(out.model.read_bytes()[:200]),
+            r"models/model\.pt: cannot be read as weights for ModelConfig",
+        ),
+        (lambda out: out.model.write_bytes(b""), r"models/model\.pt: cannot be read as weights"),
+    ],
+)
+def test_a_damaged_model_is_one_line(trained, damage, message):
+    damage(trained)
+    with pytest.raises(OutputError, match=message) as error:
+        load_trained(trained, torch.device("cpu"))
+    assert "\n" not in str(error.value)
+
+
+def test_outputs_are_written_with_the_umask_not_0600(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "a.json", "{}")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
+
+
+def test_ui_on_a_taken_port_exits_non_zero_with_one_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(app, ["ui", "--port", str(port)])
+    assert result.exit_code == 2
+    assert f"error: --port {port}: 127.0.0.1:{port} is already in use" in result.output
+    assert not (tmp_path / "mlflow.db").exists()
