@@ -1,18 +1,32 @@
-"""Drawing dSprites as DeepMind drew them: exact shapes at sub-pixel centres, no anti-aliasing.
+"""Drawing dSprites as DeepMind drew them: polygons at sub-pixel centres, no anti-aliasing.
 
-A pixel is on iff its centre lies inside the rotated, scaled shape placed at the image's centre, so
-positions move in DeepMind's even ~1.03 px steps rather than whole pixels. Every shape is a union of at
-most two convex pieces, and a convex piece meets a pixel row in one interval of x. So rendering is two
-steps, both vectorised: (1) once, for every (shape, scale, orientation, posY, row), the interval of x
-(relative to the sprite's centre) that each piece covers, in closed form; (2) per image, shift the
+DeepMind drew the sprites with LÖVE (Love2D, OpenGL), shapes as vectors rasterised straight onto the
+64 x 64 canvas (their dsprites-dataset issue #2): a pixel is on iff its centre lies inside the rotated,
+scaled polygon, so positions move in DeepMind's even ~1.03 px steps rather than whole pixels. Every shape
+here is a polygon fitted to DeepMind's own frames (tests/data/dsprites_reference.tsv: 320 frames cut from
+the real file). Against them: 230 of 320 frames identical, 162 pixels differ in all (0.51 a frame, at
+most 4): square 62/64 frames (8 px), ellipse 62/64 (4 px), heart 106/192 (150 px). What is left is
+sub-pixel: OpenGL snaps vertices to 1/256 px before rasterising (with that, a side of 19.2 draws all 64
+square frames exactly), which these tables, built without the sprite's x position, leave out.
+715,756 of the 737,280 images are distinct.
+
+Geometry at scale 1 and orientation 0, in pixels, centred on the sprite's position:
+- square: side 19.2 (0.3 of the canvas), so axis-aligned it covers 19 or 20 columns by the centre's
+  sub-pixel phase (20 x 20 at posX = posY = 0);
+- ellipse: a 64-gon with its vertices on the ellipse of semi-axes 12.78 x 7.22 (horizontal): LÖVE draws an
+  ellipse as a polygon, and 64 vertices fit DeepMind's frames best of the counts tried (8 to 80);
+- heart: a mirror-symmetric polygon of HEART_HALF's vertices, fitted to the reference frames: round
+  lobes with a notch on top, 45° sides, and a thin tip that thins to a point ~9.8 px below the centre.
+Scales multiply this geometry by linspace(0.5, 1, 6); orientation turns it counter-clockwise on screen by
+the factor's angle. Coordinates are pixel indices (pixel j's centre at j), so the centre runs
+15.5 → 47.5, symmetric about the image centre 31.5. Every change here changes every image.
+
+Rendering is two steps, both vectorised: (1) once, for every (shape, scale, orientation, posY, row),
+where the row crosses the polygon's edges, as x relative to the sprite's centre, paired into
+intervals [lo, hi) (even-odd: a row can meet the heart in up to three); (2) per image, shift the
 intervals by the centre's x, round them to pixel columns, and copy each row from a table of all 65 x 65
-possible runs of ones. The full 737,280 images render in a few seconds.
-
-Geometry measured on DeepMind's file (see DESIGN.md, Data); at scale 1 and orientation 0:
-square 20 x 20 px, ellipse 26 x 14 px (semi-axes 13 and 7, horizontal), heart 20 x 17 px (two disc lobes
-with a notch on top, each joined by its tangent lines to a point at the bottom, ≈222 px). Coordinates
-are pixel indices (pixel j's centre at j), so the centre runs 15.5 → 47.5, symmetric about the image
-centre 31.5. Every change here changes every image.
+possible runs of ones, OR-ing a row's further intervals, if any, onto its first. The tables take about
+3 s to build; the full 737,280 images then render in about 5 s.
 """
 
 from __future__ import annotations
@@ -28,16 +42,36 @@ CENTRE_FIRST = 15.5
 CENTRE_LAST = 47.5
 """Sprite centre at posX/posY = 1; the 32 positions are evenly spaced in between (32/31 px apart)."""
 
-SQUARE_HALF_SIDE = 10.0  # px at scale 1: 20 x 20
-ELLIPSE_SEMI_AXES = (13.0, 7.0)  # px at scale 1 (along u, along v): 26 x 14, horizontal at orientation 0
-# Heart at scale 1 (u right, v up, centred on its bounding box): two lobes, discs of radius LOBE_RADIUS
-# centred at (±LOBE_X, HEART_HALF_HEIGHT - LOBE_RADIUS), each with the triangle its two tangent lines make
-# with the point (0, -HEART_HALF_HEIGHT). LOBE_RADIUS + LOBE_X = 10 gives the 20 px width; the lobes
-# overlap, leaving a notch of LOBE_RADIUS - sqrt(LOBE_RADIUS² - LOBE_X²) = 3.2 px on top; the radius sets
-# the area (≈222 px²).
-LOBE_RADIUS = 5.2
-LOBE_X = 10.0 - LOBE_RADIUS
-HEART_HALF_HEIGHT = 8.45  # 16.9 px: 17 rows, and no pixel centre ever exactly on the tip or a lobe top
+SQUARE_HALF_SIDE = 9.6  # px at scale 1: side 19.2 = 0.3 of the 64 px canvas
+ELLIPSE_SEMI_AXES = (12.78, 7.22)  # px at scale 1 (along u, along v): horizontal at orientation 0
+ELLIPSE_VERTICES = 64  # LÖVE draws an ellipse as a polygon; its vertices at angles 2πk/64 lie on the ellipse
+HEART_HALF = (  # (u right, v up) px at scale 1: the heart's right half, from the notch to the tip
+    (0.0000, 5.1700),
+    (0.2372, 5.7929),
+    (0.4743, 6.4158),
+    (1.4086, 7.8919),
+    (2.8528, 8.9887),
+    (5.0152, 9.4397),
+    (6.8228, 8.8064),
+    (7.9430, 8.0852),
+    (9.1752, 6.3100),
+    (9.6414, 4.5476),
+    (9.5946, 3.2695),
+    (9.4149, 2.8964),
+    (8.9519, 1.2024),
+    (7.7638, -0.5173),
+    (5.9629, -2.5167),
+    (3.8519, -4.4761),
+    (1.9600, -6.4000),
+    (1.4648, -7.0000),
+    (1.0202, -7.5800),
+    (0.6327, -8.2800),
+    (0.3126, -8.6500),
+    (0.1105, -9.3000),
+    (0.0000, -9.7200),
+)
+"""The heart's right half; the left half mirrors it (u → -u). Fitted to DeepMind's frames by minimising
+the pixels that differ over all 168 distinct reference frames of the heart."""
 
 _N_POS = FACTOR_SIZES[4]
 
@@ -54,106 +88,63 @@ def orientation_angles() -> np.ndarray:
     return angles
 
 
-# --- step 1: row intervals of convex pieces, in the screen frame (x right, y up, about the centre) ----
+def shape_outline(shape: int) -> tuple[np.ndarray, np.ndarray]:
+    """(u, v) vertices of a shape's polygon at scale 1 and orientation 0 (u right, v up, px about the
+    sprite's centre), in order around the outline: 0 square, 1 ellipse, 2 heart."""
+    if shape == 0:
+        h = SQUARE_HALF_SIDE
+        return np.array([h, -h, -h, h]), np.array([h, h, -h, -h])
+    if shape == 1:
+        phi = 2.0 * np.pi * np.arange(ELLIPSE_VERTICES) / ELLIPSE_VERTICES
+        return ELLIPSE_SEMI_AXES[0] * np.cos(phi), ELLIPSE_SEMI_AXES[1] * np.sin(phi)
+    if shape == 2:
+        right = np.array(HEART_HALF)
+        left = right[-2:0:-1] * np.array([-1.0, 1.0])  # the mirror image, without the notch and tip again
+        both = np.concatenate([right, left])
+        return both[:, 0], both[:, 1]
+    raise ValueError(f"shape must be 0, 1 or 2, got {shape}")
 
 
-def _rotate(u: np.ndarray, v: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Shape-frame points turned counter-clockwise on screen (y up) by the angle of (cos, sin)."""
-    return cos * u - sin * v, sin * u + cos * v
+# --- step 1: where each row crosses the polygon, in x about the sprite's centre --------------------
 
 
-def _polygon_rows(xs: list[np.ndarray], ys: list[np.ndarray], y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """[lo, hi] of x inside a convex polygon (vertices counter-clockwise) on the horizontal line at y."""
-    lo, hi = np.full(y.shape, -np.inf), np.full(y.shape, np.inf)
-    for k in range(len(xs)):
-        px, py, qx, qy = xs[k], ys[k], xs[(k + 1) % len(xs)], ys[(k + 1) % len(ys)]
-        ex, ey = qx - px, qy - py
-        # inside = left of the edge: ex·(y - py) - ey·(x - px) >= 0, i.e. ey·x <= ex·(y - py) + ey·px
-        rhs = ex * (y - py) + ey * px
+def _crossings(
+    u: np.ndarray, v: np.ndarray, scale: float, cos: np.ndarray, sin: np.ndarray, rows: np.ndarray
+) -> np.ndarray:
+    """(edges, *grid) x (relative to the centre) where each edge crosses each row's line of pixel
+    centres, +inf where it does not; rows are image rows relative to the centre (down)."""
+    x = cos * u * scale - sin * v * scale  # vertices turned counter-clockwise on screen (y up)
+    y = -(sin * u * scale + cos * v * scale)  # and in rows (down)
+    out = []
+    for k in range(len(u)):
+        x0, y0 = x[..., k], y[..., k]
+        x1, y1 = x[..., (k + 1) % len(u)], y[..., (k + 1) % len(u)]
+        crosses = (y0 > rows) != (y1 > rows)  # half-open in y: a vertex on the line counts once
         with np.errstate(divide="ignore", invalid="ignore"):
-            bound = rhs / ey
-        lo = np.where(ey < 0, np.maximum(lo, bound), lo)
-        hi = np.where(ey > 0, np.minimum(hi, bound), hi)
-        outside = (ey == 0) & (rhs < 0)  # a horizontal edge with the line on its outer side
-        lo, hi = np.where(outside, np.inf, lo), np.where(outside, -np.inf, hi)
-    empty = lo > hi  # as (inf, -inf), so a hull with another piece ignores it
-    return np.where(empty, np.inf, lo), np.where(empty, -np.inf, hi)
-
-
-def _disc_rows(cx: np.ndarray, cy: np.ndarray, radius: float, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    half = np.sqrt(np.maximum(radius**2 - (y - cy) ** 2, 0.0))
-    inside = np.abs(y - cy) <= radius
-    return np.where(inside, cx - half, np.inf), np.where(inside, cx + half, -np.inf)
-
-
-def _hull(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Row interval of the union of two pieces whose union is convex (empty = lo > hi)."""
-    return np.minimum(a[0], b[0]), np.maximum(a[1], b[1])
-
-
-def _square_rows(scale, cos, sin, y):
-    h = SQUARE_HALF_SIDE * scale
-    corners = [(h, h), (-h, h), (-h, -h), (h, -h)]  # counter-clockwise
-    turned = [_rotate(u, v, cos, sin) for u, v in corners]
-    return [_polygon_rows([t[0] for t in turned], [t[1] for t in turned], y)]
-
-
-def _ellipse_rows(scale, cos, sin, y):
-    a, b = ELLIPSE_SEMI_AXES[0] * scale, ELLIPSE_SEMI_AXES[1] * scale
-    # (u/a)² + (v/b)² <= 1 with u = cos·x + sin·y, v = -sin·x + cos·y: A x² + B x + C <= 0
-    qa = cos**2 / a**2 + sin**2 / b**2
-    qb = 2.0 * cos * sin * y * (1.0 / a**2 - 1.0 / b**2)
-    qc = (sin * y / a) ** 2 + (cos * y / b) ** 2 - 1.0
-    disc = qb**2 - 4.0 * qa * qc
-    root = np.sqrt(np.maximum(disc, 0.0))
-    inside = disc >= 0
-    return [(np.where(inside, (-qb - root) / (2 * qa), np.inf), np.where(inside, (-qb + root) / (2 * qa), -np.inf))]
-
-
-def _lobe_geometry(side: float) -> tuple[tuple[float, float], list[tuple[float, float]]]:
-    """Scale-1 shape-frame disc centre and tangent triangle (apex, tangent points; counter-clockwise)."""
-    centre = np.array([side * LOBE_X, HEART_HALF_HEIGHT - LOBE_RADIUS])
-    apex = np.array([0.0, -HEART_HALF_HEIGHT])
-    axis = centre - apex
-    length = float(np.hypot(*axis))
-    half_angle = np.arcsin(LOBE_RADIUS / length)
-    tangent = np.sqrt(length**2 - LOBE_RADIUS**2)
-    points = []
-    for turn in (-half_angle, half_angle):  # clockwise of the axis first: counter-clockwise order
-        c, s = np.cos(turn), np.sin(turn)
-        direction = np.array([c * axis[0] - s * axis[1], s * axis[0] + c * axis[1]]) / length
-        points.append(tuple(apex + tangent * direction))
-    return (float(centre[0]), float(centre[1])), [tuple(apex), *points]
-
-
-def _heart_rows(scale, cos, sin, y):
-    lobes = []
-    for side in (-1.0, 1.0):
-        (cu, cv), triangle = _lobe_geometry(side)
-        dx, dy = _rotate(cu * scale, cv * scale, cos, sin)
-        turned = [_rotate(u * scale, v * scale, cos, sin) for u, v in triangle]
-        tri = _polygon_rows([t[0] for t in turned], [t[1] for t in turned], y)
-        lobes.append(_hull(_disc_rows(dx, dy, LOBE_RADIUS * scale, y), tri))
-    return lobes
-
-
-_SHAPE_ROWS = (_square_rows, _ellipse_rows, _heart_rows)
+            at = x0 + (rows - y0) * (x1 - x0) / (y1 - y0)
+        out.append(np.where(crosses, at, np.inf))
+    return np.stack(out)
 
 
 @functools.lru_cache(maxsize=1)
 def _row_intervals() -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-    """Per shape: (lo, hi) of x relative to the sprite centre, each (pieces, 6 scales, 40 orientations,
-    32 posY, 64 rows); a pixel in that row is on iff lo <= x <= hi for some piece. Drawn once."""
-    scales = factor_values()[2][:, None, None, None]
-    angles = orientation_angles()[None, :, None, None]
-    y = sprite_centres()[None, None, :, None] - np.arange(IMAGE_SIZE)[None, None, None, :]  # rows go down
+    """Per shape: (lo, hi) of x relative to the sprite centre, each (intervals, 6 scales, 40 orientations,
+    32 posY, 64 rows); a pixel j of the row is on iff lo <= j - centre < hi for some interval (empty
+    intervals are (inf, inf)). Drawn once."""
+    angles = orientation_angles()[:, None, None, None]  # (40, 1, 1, 1): orientation, posY, row, vertex
     cos, sin = np.cos(angles), np.sin(angles)
-    full = (len(factor_values()[2]), len(orientation_angles()), _N_POS, IMAGE_SIZE)
+    rows = (np.arange(IMAGE_SIZE)[None, :] - sprite_centres()[:, None])[None]  # (1, 32 posY, 64 rows)
     out = []
-    for rows in _SHAPE_ROWS:
-        pieces = rows(scales, cos, sin, y)
-        lo = np.stack([np.broadcast_to(p[0], full) for p in pieces])
-        hi = np.stack([np.broadcast_to(p[1], full) for p in pieces])
+    for shape in range(3):
+        u, v = shape_outline(shape)
+        per_scale = []
+        for scale in factor_values()[2]:
+            xs = _crossings(u, v, scale, cos, sin, rows)
+            per_scale.append(np.sort(xs, axis=0))
+        xs = np.stack(per_scale, axis=1)  # (edges, 6, 40, 32, 64), each row's crossings in increasing x
+        pairs = int(np.isfinite(xs).sum(axis=0).max()) // 2
+        lo, hi = xs[0 : 2 * pairs : 2], xs[1 : 2 * pairs : 2]
+        lo, hi = np.ascontiguousarray(lo), np.ascontiguousarray(hi)
         lo.flags.writeable = hi.flags.writeable = False
         out.append((lo, hi))
     return tuple(out)
@@ -174,9 +165,9 @@ def _runs() -> np.ndarray:
 
 
 def _run_index(cx: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Row of _runs() holding the on pixels j of each row: cx + lo <= j <= cx + hi (centres inside)."""
-    first = np.clip(np.ceil(cx + lo), 0, IMAGE_SIZE)
-    stop = np.clip(np.floor(cx + hi) + 1, 0, IMAGE_SIZE)
+    """Row of _runs() holding the on pixels j of each row: cx + lo <= j < cx + hi (centres inside)."""
+    first = np.clip(np.ceil(cx + lo), 0, IMAGE_SIZE)  # empty intervals, (inf, inf), land on 64, 64
+    stop = np.clip(np.ceil(cx + hi), 0, IMAGE_SIZE)
     stop = np.maximum(stop, first)  # empty rows: first == stop
     return (first * (IMAGE_SIZE + 1) + stop).astype(np.intp)
 
@@ -190,7 +181,7 @@ def _draw_shape(into: np.ndarray, classes: np.ndarray, lo_all: np.ndarray, hi_al
         index = _run_index(cx, lo_all[piece][at], hi_all[piece][at]).reshape(-1)
         if piece == 0:
             np.take(_runs(), index, axis=0, out=rows)
-        else:  # the heart's second lobe
+        else:  # a row's further intervals (the heart's)
             rows |= _runs()[index]
 
 
