@@ -1,4 +1,9 @@
-"""An experiment's identity: the key of its MLflow run and of its training checkpoint.
+"""An experiment's identity, in its two forms. The inputs key (`inputs_key`) names its MLflow run and its
+training checkpoint; the sweep's experiment name (`experiment_name`, from `inputs_digest`) names its DVC
+experiment before it exists, so a sweep recognises a point that already ran. Both follow the same inputs: the
+code and params DVC sees.
+
+The inputs key:
 
 The key is a digest of everything a DVC experiment is made of, as DVC sees it: the values of every params
 section a stage declares in dvc.yaml (validated, so a default written out or left implicit is the same
@@ -88,3 +93,10 @@ def inputs_digest(root: Path) -> str:
         path = root / name
         digest.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"(deleted)") + b"\0")
     return digest.hexdigest()
+
+
+def experiment_name(slug: str, point: str, digest: str) -> str:
+    """A sweep point's DVC experiment name: readable `slug` (`beta4-seed0`) and 8 hex of the point's
+    overrides (`point`) with the pipeline's `inputs_digest`. Same point on the same code and params → same
+    name, so a finished point is recognised and never queued twice."""
+    return f"{slug}-{hashlib.sha256((digest + point).encode()).hexdigest()[:8]}"[:100]

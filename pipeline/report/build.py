@@ -10,7 +10,6 @@ and writes everything into a temp folder beside `out_dir`, swapped in only at th
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 import re
@@ -23,7 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.core import figures as figure_files
-from pipeline.core.errors import ReportError
+from pipeline.core.details import read_details
+from pipeline.core.errors import OutputError, ReportError
 from pipeline.core.objectives import DEFAULT_OBJECTIVE
 from pipeline.report.data import (
     METRICS,
@@ -164,8 +164,8 @@ def _mutual_info_figure(
     if local is None:
         return None, f"The best-MIG run ({best.run_id}) has no {DETAILS_ARTIFACT} artifact: no MI matrix."
     try:
-        names, matrix = normalised_mutual_information(json.loads(local.read_text()))
-    except (ValueError, KeyError, TypeError) as error:
+        names, matrix = normalised_mutual_information(read_details(local, "the run's evaluation is incomplete"))
+    except (OutputError, KeyError, TypeError, ValueError) as error:
         return None, f"{DETAILS_ARTIFACT} of run {best.run_id} is unreadable ({error}): no MI matrix."
     if not names:
         return None, f"No factor varies in run {best.run_id}'s evaluation data: no MI matrix."

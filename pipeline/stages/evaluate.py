@@ -14,6 +14,7 @@ from metrics.tc import held_out_kl_decomposition
 from pipeline.core import timings
 from pipeline.core.catalogue import unknown_keys
 from pipeline.core.configs import objective
+from pipeline.core.details import write_details
 from pipeline.core.params import Params
 from pipeline.core.paths import Outputs, write_text_atomic
 from pipeline.core.streams import numpy_stream, torch_stream
@@ -167,7 +168,7 @@ def run(params: Params, out: Outputs) -> dict[str, Any]:
     details["likelihood"] = model.config.likelihood  # the ELBO's likelihood: never compared across likelihoods
     if unknown := unknown_keys(metrics):  # a new score needs its catalogue entry: labels, direction, units
         raise ValueError(f"evaluate: metrics {unknown} are not in pipeline/core/catalogue.py")
-    write_text_atomic(out.details, json.dumps(details, indent=1) + "\n")
+    write_details(out.details, details)
     write_text_atomic(out.metrics, json.dumps(metrics, indent=2) + "\n")
     record_stage(params, out, "evaluate")
     return metrics

@@ -3,12 +3,11 @@ latent introspection figures of pipeline/stages/latents.py."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import torch
 
 from pipeline.core import timings
+from pipeline.core.details import read_details
 from pipeline.core.objectives import describe_objective
 from pipeline.core.params import Params
 from pipeline.core.paths import Figure, Outputs
@@ -60,7 +59,7 @@ def _figures(params: Params, out: Outputs) -> list[str]:
     seed_everything(params.seed)
     device = pick_device(params.train.device)
     model = load_trained(out, device)
-    details = json.loads(out.details.read_text())
+    details = read_details(out.details)
     test_images = load_held_out(out).images
     # Evenly spaced over the held-out rows, which are in dataset order: every shape and scale shows up.
     shown = np.linspace(0, len(test_images) - 1, min(params.plot.n_images, len(test_images))).astype(int)

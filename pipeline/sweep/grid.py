@@ -5,7 +5,6 @@ Kept apart from who runs the points (DVC's queue here, a cluster later): a point
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from typing import Any
 import yaml
 
 from pipeline.core.errors import ParamsError
+from pipeline.core.identity import experiment_name
 from pipeline.core.params import Params, parse_params
 
 
@@ -37,10 +37,9 @@ class GridPoint:
         return any(key.split(".", 1)[0] == section for key, _ in self.overrides)
 
     def exp_name(self, inputs_digest: str) -> str:
-        """Same point on the same code and params → same name, so a finished point is recognised."""
+        """Same point on the same code and params → same name (pipeline/core/identity.py)."""
         slug = "-".join(f"{key.rsplit('.', 1)[-1]}{_text(value)}" for key, value in self.overrides)
-        point = hashlib.sha256((inputs_digest + self.label).encode()).hexdigest()[:8]
-        return f"{slug}-{point}"[:100]
+        return experiment_name(slug, self.label, inputs_digest)
 
     def apply(self, raw: dict[str, Any]) -> dict[str, Any]:
         tree = json.loads(json.dumps(raw))

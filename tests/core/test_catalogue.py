@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from pipeline.core.catalogue import BOUNDS, CATALOGUE, FACTOR_SCORES, REPORTED, unknown_keys
+from pipeline.core.details import KEYS as DETAILS_KEYS
 from pipeline.core.params import parse_params
 from pipeline.stages.evaluate import summarise
 
@@ -36,6 +37,7 @@ def test_evaluate_writes_only_catalogued_keys(objective, with_factors):
     recon, kl_dims = rng.random(n) * 100, rng.random((n, 4))
     means, logvars = rng.normal(size=(n, 4)), rng.normal(size=(n, 4)) * 0.1 - 1
     factors = np.stack([rng.integers(0, size, n) for size in (3, 6, 40, 32, 32)], axis=1) if with_factors else None
-    metrics, _ = summarise(params, recon, kl_dims, means, factors, logvars)
+    metrics, details = summarise(params, recon, kl_dims, means, factors, logvars)
     assert unknown_keys(metrics) == []
+    assert set(details) <= DETAILS_KEYS  # eval/details.json's keys are declared in pipeline/core/details.py
     assert ("mig" in metrics) == with_factors

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from pipeline.core.catalogue import FACTOR_SCORES, unknown_keys
+from pipeline.core.details import KEYS as DETAILS_KEYS
 from pipeline.stages.scores import SCORED_FACTORS, add_scores, dsprites_ground_truth, scores_line
 from testkit.batches import tiny_model_and_sprites
 from vae.dsprites import SPACE, render_images
@@ -30,7 +31,7 @@ def test_add_scores_on_a_tiny_model():
     params, model, packed, _ = tiny_model_and_sprites(120, seed=1)
     metrics, details = add_scores(params, model, torch.device("cpu"), packed, {"elbo": -3000.0}, {"n": 1})
     assert metrics["elbo"] == -3000.0 and details["n"] == 1  # added to, not replaced
-    assert unknown_keys(metrics) == []  # every score has its catalogue entry
+    assert unknown_keys(metrics) == [] and set(details) <= DETAILS_KEYS  # every key declared
     for name in FACTOR_SCORES[1:]:  # MIG comes from evaluate itself
         assert 0.0 <= metrics[name] <= 1.0, name
     # A Bernoulli image's log-likelihood is negative; the bound is finite.
