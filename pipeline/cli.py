@@ -26,29 +26,6 @@ for command in COMMANDS:  # prepare, train, evaluate, plot: pipeline/stages/entr
     app.command()(command)
 
 
-def _grid_from_options(params_file: Path, beta: str | None, seed: str | None, extra: list[str]):
-    import yaml
-
-    from pipeline.core.errors import ParamsError
-    from pipeline.core.params import load_params
-    from pipeline.sweep.grid import declared_grid, parse_values, points
-
-    params = load_params(params_file)
-    grid = declared_grid(params)
-    for key, text in (("beta", beta), ("seed", seed)):
-        if text is not None:
-            grid[key] = parse_values(text)
-    for item in extra:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip() or not parse_values(text):
-            raise ParamsError(f"--set {item!r}: expected KEY=V1,V2,...")
-        grid[key.strip()] = parse_values(text)
-    for key, values in grid.items():
-        if not values:
-            raise ParamsError(f"sweep grid: {key} has no values")
-    return yaml.safe_load(params_file.read_text()) or {}, points(grid)
-
-
 @app.command()
 @user_errors
 def sweep(
@@ -95,15 +72,12 @@ def sweep(
     ] = "origin",
 ) -> None:
     """Run the grid in params.yaml `sweep:` as DVC experiments, one per point, in DVC's queue or on a Dask cluster."""
-    import os
     import time
 
     from pipeline.core.paths import repo_root
-    from pipeline.sweep.local import queue as runner
-    from pipeline.sweep.plan import FAILED, INVALID
-    from pipeline.sweep.view import SweepView
+    from pipeline.sweep.grid import grid_from_options
 
-    raw, grid = _grid_from_options(params_file, beta, seed, set_)
+    raw, grid = grid_from_options(params_file, beta, seed, set_)
     root = repo_root()
     sweep_name = name or time.strftime("sweep-%Y%m%d-%H%M%S")
     if cluster is not None or scheduler_file is not None:
@@ -112,58 +86,14 @@ def sweep(
         failed = cluster_sweep(
             root, raw, grid, str(params_file), sweep_name, cluster, scheduler_file, git_remote, dry_run
         )
-        if failed:
-            raise typer.Exit(1)
-        return
-    cores = os.cpu_count() or 1
-    jobs = jobs or runner.default_jobs(cores)
-    threads = max(1, cores // jobs)
-    states = runner.plan(root, raw, grid, str(params_file))
-    from pipeline.sweep.progress import running_trainings
+    else:
+        from pipeline.sweep.local.run import local_sweep
 
-    view = SweepView(sweep_name, jobs, threads, lambda names: running_trainings(root, names), progress_every)
-    if dry_run:
-        view.print_table(states)
-        return
-    try:
-        with view.live() as update:
-            runner.run_queue(root, states, jobs, threads, update, on_note=view.note)
-            runner.record_all(root, states, sweep_name)
-            update(states)
-    except KeyboardInterrupt:
-        _interrupted_sweep(root, states, leave_running)
-    # Workers exit by themselves a few seconds after the queue drains; a shutdown broadcast at this point
-    # sometimes left a worker hanging (and with it DVC's forked watcher holding this command's output open).
-    failed = [s for s in states if s.state in (FAILED, INVALID)]
-    view.print_failures(failed)
+        failed = local_sweep(
+            root, raw, grid, str(params_file), sweep_name, jobs, progress_every, leave_running, dry_run
+        )
     if failed:
         raise typer.Exit(1)
-    typer.echo(f"{len(states)} experiments in `dvc exp show`, their runs tagged {sweep_name} in MLflow (vae-pipe ui).")
-
-
-def _interrupted_sweep(root: Path, states: list, leave_running: bool) -> None:
-    """Ctrl-C on a sweep: say what is still in DVC's queue and stop it (or leave it, and say so)."""
-    from pipeline.sweep.local.stop import stop_idle_workers, stop_points
-    from pipeline.sweep.plan import QUEUED, RUNNING
-
-    pending = [s.name for s in states if s.state in (QUEUED, RUNNING)]
-    if not pending:
-        message = "interrupted: no point of this sweep was queued or running"
-    elif leave_running:
-        message = (
-            f"interrupted: {len(pending)} points left in DVC's queue ({', '.join(pending)}); `dvc queue status` "
-            "shows them, the same `vae-pipe sweep` waits for them, `dvc queue kill NAME` stops one"
-        )
-    else:
-        killed, removed = stop_points(root, pending)
-        stop_idle_workers(root)
-        message = (
-            f"interrupted: stopped {len(killed)} running and removed {len(removed)} queued points of this sweep; "
-            "finished points are kept; run the same command again to continue (stopped trainings resume "
-            "from their checkpoints)"
-        )
-    typer.secho(message, fg="yellow", err=True)
-    raise typer.Exit(130)
 
 
 @app.command()

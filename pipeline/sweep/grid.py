@@ -8,13 +8,14 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from pipeline.core.errors import ParamsError
 from pipeline.core.identity import experiment_name
-from pipeline.core.params import Params, parse_params
+from pipeline.core.params import Params, load_params, parse_params
 
 
 @dataclass(frozen=True)
@@ -78,3 +79,24 @@ def points(grid: dict[str, list[Any]]) -> list[GridPoint]:
 def check_point(raw: dict[str, Any], point: GridPoint, source: str) -> Params:
     """The point's full params, validated like params.yaml itself; ParamsError names the point."""
     return parse_params(point.apply(raw), f"{source} [{point.label}]")
+
+
+def grid_from_options(
+    params_file: Path, beta: str | None, seed: str | None, extra: list[str]
+) -> tuple[dict[str, Any], list[GridPoint]]:
+    """(params.yaml as written, the grid's points): the declared grid with `--beta`, `--seed` and `--set KEY=V1,V2`
+    laid over it, each checked (one line naming the bad option)."""
+    params = load_params(params_file)
+    grid = declared_grid(params)
+    for key, text in (("beta", beta), ("seed", seed)):
+        if text is not None:
+            grid[key] = parse_values(text)
+    for item in extra:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip() or not parse_values(text):
+            raise ParamsError(f"--set {item!r}: expected KEY=V1,V2,...")
+        grid[key.strip()] = parse_values(text)
+    for key, values in grid.items():
+        if not values:
+            raise ParamsError(f"sweep grid: {key} has no values")
+    return yaml.safe_load(params_file.read_text()) or {}, points(grid)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import typer
 
-from pipeline import cli
 from pipeline.sweep.grid import points
 from pipeline.sweep.local import queue as sweep
+from pipeline.sweep.local import run as local_run
 from pipeline.sweep.local import stop as sweep_stop
 
 
@@ -76,7 +76,7 @@ def test_ctrl_c_stops_this_sweeps_points_or_leaves_them(monkeypatch, grid_state,
     )
     monkeypatch.setattr(sweep_stop, "stop_idle_workers", lambda root: True)
     with pytest.raises(typer.Exit) as exit_:
-        cli._interrupted_sweep(Path("."), states, leave_running)
+        local_run.interrupted_sweep(Path("."), states, leave_running)
     assert exit_.value.exit_code == 130
     message = capsys.readouterr().err.strip()
     assert "\n" not in message
