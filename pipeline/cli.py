@@ -62,7 +62,7 @@ def sweep(
     ] = 60.0,
     cluster: Annotated[
         str | None,
-        typer.Option(help="Run the points on a Dask cluster: its scheduler, tcp://HOST:PORT (see README)."),
+        typer.Option(help="Run the points on a Dask cluster: its scheduler, tcp://HOST:PORT (see docs/cluster.md)."),
     ] = None,
     scheduler_file: Annotated[
         Path | None, typer.Option(help="Run the points on the Dask cluster whose scheduler wrote this file.")
@@ -171,7 +171,9 @@ def server(
     artifacts_destination: Annotated[
         Path, typer.Option(help="Where the server keeps artifacts; clients upload and download them over HTTP.")
     ] = Path("mlartifacts"),
-    host: Annotated[str, typer.Option(help="Address to bind (0.0.0.0: every interface, see README).")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Address to bind (0.0.0.0: every interface, see docs/cluster.md).")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 5000,
     workers: Annotated[int, typer.Option(min=1, help="Server worker processes.")] = 2,
     allowed_hosts: Annotated[

@@ -24,7 +24,7 @@ from tests.browser import evaluate, open_page, require_chromium
 pytestmark = pytest.mark.e2e
 
 CHARTS_VIEWPORT = (1600, 2200)  # CSS px: tall enough for every chart of the saved view at once
-CHARTS_WAIT_S = 60  # all drawn 4-7 s after the load event on 2 busy cores (see the README): slack for CI
+CHARTS_WAIT_S = 60  # all drawn 4-7 s after the load event on 2 busy cores (see docs/report.md): slack for CI
 
 # Every chart card on the charts page: its title, the points of a scatter chart (plotly), the axis names of
 # a parallel-coordinates chart (d3 parcoords; a truncated name keeps the full one in its tooltip) and

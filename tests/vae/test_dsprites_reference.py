@@ -13,7 +13,7 @@ import numpy as np
 from vae.dsprites import SPACE, render_images
 
 FIXTURE = Path(__file__).parents[1] / "data" / "dsprites_reference.tsv"
-MAX_PIXELS_PER_FRAME = 4  # the level reached: see vae/dsprites/render.py and README, Datasets
+MAX_PIXELS_PER_FRAME = 4  # the level reached: see vae/dsprites/render.py and docs/datasets.md
 MAX_TOTAL_PIXELS = 162
 MIN_IDENTICAL_FRAMES = 230
 
