@@ -29,8 +29,8 @@ def test_dsprites_ground_truth_renders_the_asked_factors():
 @pytest.mark.slow
 def test_add_scores_on_a_tiny_model():
     params, model, packed, _ = tiny_model_and_sprites(120, seed=1)
-    metrics, details = add_scores(params, model, torch.device("cpu"), packed, {"elbo": -3000.0}, {"n": 1})
-    assert metrics["elbo"] == -3000.0 and details["n"] == 1  # added to, not replaced
+    metrics, details = add_scores(params, model, torch.device("cpu"), packed, {"elbo": -3000.0}, {"n_held_out": 1})
+    assert metrics["elbo"] == -3000.0 and details["n_held_out"] == 1  # added to, not replaced
     assert unknown_keys(metrics) == [] and set(details) <= DETAILS_KEYS  # every key declared
     for name in FACTOR_SCORES[1:]:  # MIG comes from evaluate itself
         assert 0.0 <= metrics[name] <= 1.0, name

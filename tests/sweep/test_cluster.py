@@ -13,6 +13,7 @@ import threading
 import time
 
 import pytest
+import yaml
 
 from testkit.cluster import (
     cmdline,
@@ -30,6 +31,7 @@ from testkit.project import PROJECT, project_env
 
 pytestmark = pytest.mark.e2e
 SECRET = "s3cret-never-logged"
+TRAIN_COMMAND = yaml.safe_load((PROJECT / "dvc.yaml").read_text())["stages"]["train"]["cmd"].removeprefix("python ")
 
 
 def _require_postgres() -> None:
@@ -83,7 +85,7 @@ def test_cluster_sweep_survives_a_killed_worker(server, tmp_path):
         def kill_mid_training() -> None:
             deadline = time.monotonic() + 600
             while time.monotonic() < deadline and victim.poll() is None:
-                training = [p for p in descendants(victim.pid) if "pipeline train" in cmdline(p)]
+                training = [p for p in descendants(victim.pid) if TRAIN_COMMAND in cmdline(p)]
                 checkpoints = list((tmp_path / "worker-A").glob("vae-pipe-clones/*/.checkpoints/*/*"))
                 if training and checkpoints:
                     kill_tree(victim.pid)
