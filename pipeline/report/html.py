@@ -11,8 +11,9 @@ from functools import cache
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from pipeline.core.paths import Figure
-from pipeline.report.data import METRIC_NAMES, METRICS, BetaRow, RunRecord, fmt_stat, fmt_value
+from pipeline.report.data import METRIC_NAMES, METRICS, BetaRow, RunRecord
 from pipeline.report.sections import Section, objective_sections
+from pipeline.report.sentences import fmt_stat, fmt_value
 
 INDEX = "index.html"
 SUMMARY_CSV = "summary.csv"

@@ -11,15 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from pipeline.core.objectives import DEFAULT_OBJECTIVE, TITLES, WEIGHT_KEYS, symbol
-from pipeline.report.data import (
-    BetaRow,
-    RunRecord,
-    aggregate,
-    best_run,
-    score_sentences,
-    summary_csv_rows,
-    summary_sentences,
-)
+from pipeline.report.data import BetaRow, RunRecord, aggregate, best_run, summary_csv_rows
+from pipeline.report.sentences import score_sentences, summary_sentences
 
 
 @dataclass(frozen=True)

@@ -25,17 +25,10 @@ from pipeline.core.errors import ReportError
 from pipeline.core.params import parse_params
 from pipeline.core.paths import Figure, Outputs
 from pipeline.report.build import build_report
-from pipeline.report.data import (
-    RunRecord,
-    aggregate,
-    best_run,
-    kl_rank_matrix,
-    normalised_mutual_information,
-    summary_sentences,
-    trend,
-)
+from pipeline.report.data import RunRecord, aggregate, best_run, kl_rank_matrix, normalised_mutual_information
 from pipeline.report.html import RUN_FIGURES
 from pipeline.report.runs import mlflow_filter
+from pipeline.report.sentences import summary_sentences, trend
 from pipeline.stages import plotting
 from pipeline.tracking.record import ARTIFACT_DIRS
 from pipeline.tracking.store import SWEEP_TAG, ModelRun

@@ -6,14 +6,8 @@ from __future__ import annotations
 import math
 
 from pipeline.report.build import SCORE_FIGURES, _draw_figures
-from pipeline.report.data import (
-    RunRecord,
-    aggregate,
-    fmt_stat,
-    score_sentences,
-    seed_warning,
-    summary_csv_rows,
-)
+from pipeline.report.data import RunRecord, aggregate, summary_csv_rows
+from pipeline.report.sentences import fmt_stat, score_sentences, seed_warning
 
 
 def _runs(values_by_beta: dict[float, list[float]], metric: str = "mig") -> list[RunRecord]:
