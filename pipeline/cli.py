@@ -77,21 +77,17 @@ def sweep(
     from pipeline.core.paths import repo_root
     from pipeline.sweep.grid import grid_from_options
 
-    raw, grid = grid_from_options(params_file, beta, seed, set_)
+    grid = grid_from_options(params_file, beta, seed, set_)
     root = repo_root()
     sweep_name = name or time.strftime("sweep-%Y%m%d-%H%M%S")
     if cluster is not None or scheduler_file is not None:
         from pipeline.sweep.cluster.run import cluster_sweep
 
-        failed = cluster_sweep(
-            root, raw, grid, str(params_file), sweep_name, cluster, scheduler_file, git_remote, dry_run
-        )
+        failed = cluster_sweep(root, grid, sweep_name, cluster, scheduler_file, git_remote, dry_run)
     else:
         from pipeline.sweep.local.run import local_sweep
 
-        failed = local_sweep(
-            root, raw, grid, str(params_file), sweep_name, jobs, progress_every, leave_running, dry_run
-        )
+        failed = local_sweep(root, grid, sweep_name, jobs, progress_every, leave_running, dry_run)
     if failed:
         raise typer.Exit(1)
 

@@ -81,22 +81,48 @@ def check_point(raw: dict[str, Any], point: GridPoint, source: str) -> Params:
     return parse_params(point.apply(raw), f"{source} [{point.label}]")
 
 
-def grid_from_options(
-    params_file: Path, beta: str | None, seed: str | None, extra: list[str]
-) -> tuple[dict[str, Any], list[GridPoint]]:
-    """(params.yaml as written, the grid's points): the declared grid with `--beta`, `--seed` and `--set KEY=V1,V2`
-    laid over it, each checked (one line naming the bad option)."""
+def check_grid(raw: dict[str, Any], grid: list[GridPoint], source: str) -> None:
+    """Every point validated before anything is queued: one line for the whole grid (a bad key would
+    otherwise fail each point the same way), naming the first bad point and how many there are."""
+    errors = []
+    for point in grid:
+        try:
+            check_point(raw, point, source)
+        except ParamsError as error:
+            errors.append(str(error))
+    if errors:
+        count = "every grid point" if len(errors) == len(grid) else f"{len(errors)} of {len(grid)} grid points"
+        raise ParamsError(f"{errors[0]} ({count} invalid; nothing was queued)")
+
+
+def _check_distinct(key: str, values: list[Any], where: str) -> None:
+    """`--beta 1,1` would run one experiment twice under one name: refused, naming the value."""
+    seen: set[str] = set()
+    for value in values:
+        if _text(value) in seen:
+            raise ParamsError(f"{where}: {key} lists {_text(value)} twice")
+        seen.add(_text(value))
+
+
+def grid_from_options(params_file: Path, beta: str | None, seed: str | None, extra: list[str]) -> list[GridPoint]:
+    """The grid's points: the declared grid with `--beta`, `--seed` and `--set KEY=V1,V2`
+    laid over it; each option and then every point checked, before anything runs (one line naming the bad one)."""
     params = load_params(params_file)
     grid = declared_grid(params)
+    where = {key: f"{params_file} sweep.{key}" for key in grid}
     for key, text in (("beta", beta), ("seed", seed)):
         if text is not None:
-            grid[key] = parse_values(text)
+            grid[key], where[key] = parse_values(text), f"--{key} {text}"
     for item in extra:
         key, sep, text = item.partition("=")
         if not sep or not key.strip() or not parse_values(text):
             raise ParamsError(f"--set {item!r}: expected KEY=V1,V2,...")
-        grid[key.strip()] = parse_values(text)
+        grid[key.strip()], where[key.strip()] = parse_values(text), f"--set {item}"
     for key, values in grid.items():
         if not values:
-            raise ParamsError(f"sweep grid: {key} has no values")
-    return yaml.safe_load(params_file.read_text()) or {}, points(grid)
+            raise ParamsError(f"{where[key]}: {key} has no values")
+        _check_distinct(key, values, where[key])
+    raw = yaml.safe_load(params_file.read_text()) or {}
+    grid_points = points(grid)
+    check_grid(raw, grid_points, str(params_file))
+    return grid_points

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from pipeline.core.errors import ParamsError
-from pipeline.sweep.grid import GridPoint, check_point
+from pipeline.sweep.grid import GridPoint
 
-QUEUED, RUNNING, SUCCESS, FAILED, CACHED, INVALID = "queued", "running", "done", "failed", "done before", "invalid"
-FINAL = {SUCCESS, FAILED, CACHED, INVALID}
+QUEUED, RUNNING, SUCCESS, FAILED, CACHED = "queued", "running", "done", "failed", "done before"
+FINAL = {SUCCESS, FAILED, CACHED}
 
 
 @dataclass
@@ -23,15 +21,6 @@ class PointState:
     finished: float | None = None
     run_id: str | None = None
     in_queue: bool = False  # already in DVC's queue (an earlier sweep's): never queued again
-
-
-def invalid_state(raw: dict[str, Any], point: GridPoint, source: str, name: str) -> PointState | None:
-    """The point failed as INVALID when its params do not validate (before anything runs), else None."""
-    try:
-        check_point(raw, point, source)
-    except ParamsError as error:
-        return PointState(point, name, INVALID, error=str(error))
-    return None
 
 
 def finished_experiments(root: Path) -> dict[str, str]:

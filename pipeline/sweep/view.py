@@ -10,10 +10,10 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from pipeline.sweep.plan import CACHED, FAILED, FINAL, INVALID, RUNNING, SUCCESS, PointState
+from pipeline.sweep.plan import CACHED, FAILED, FINAL, RUNNING, SUCCESS, PointState
 from pipeline.sweep.progress import Training
 
-_STYLE = {SUCCESS: "green", CACHED: "green", FAILED: "red", INVALID: "red", RUNNING: "yellow"}
+_STYLE = {SUCCESS: "green", CACHED: "green", FAILED: "red", RUNNING: "yellow"}
 
 
 Trainings = Callable[[set[str]], dict[str, Training]]

@@ -25,7 +25,7 @@ def grid_state(monkeypatch):
 def test_points_in_the_queue_are_waited_for_not_queued_again(monkeypatch, grid_state):
     grid, names = grid_state
     monkeypatch.setattr(sweep_stop, "active_points", lambda root: {names[0]: "Running", names[1]: "Queued"})
-    states = sweep.plan(Path("."), {}, grid, "params.yaml")
+    states = sweep.plan(Path("."), grid)
     assert [(s.state, s.in_queue) for s in states] == [
         (sweep.RUNNING, True),
         (sweep.QUEUED, True),

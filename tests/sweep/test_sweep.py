@@ -103,13 +103,9 @@ def test_sweep_runs_each_point_once_and_records_all(make_project):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a point that fails at run time: cuda without a GPU")
 def test_failing_points_are_named_and_the_rest_finish(make_project):
     project = make_project()
-    done = project.run(
-        "vae-pipe", "sweep", "--beta", "4,-1", "--seed", "0", "--set", "train.device=cpu,cuda", check=False
-    )
+    done = project.run("vae-pipe", "sweep", "--beta", "4", "--seed", "0", "--set", "train.device=cpu,cuda", check=False)
     assert done.returncode == 1
     err = done.stderr
-    assert "failed: beta=-1 seed=0 train.device=cpu" in err
-    assert "beta: Input should be greater than or equal to 0" in err
     assert "failed: beta=4 seed=0 train.device=cuda" in err
     assert "train.device is 'cuda' but no CUDA device is available" in err  # the tail of its DVC log
     _, runs = mlflow_runs(project.root)

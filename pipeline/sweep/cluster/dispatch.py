@@ -19,7 +19,7 @@ from typing import Any
 from pipeline.core.errors import ClusterError, TrackingError
 from pipeline.core.identity import inputs_digest
 from pipeline.sweep.grid import GridPoint
-from pipeline.sweep.plan import CACHED, FAILED, FINAL, QUEUED, RUNNING, SUCCESS, PointState, invalid_state
+from pipeline.sweep.plan import CACHED, FAILED, FINAL, QUEUED, RUNNING, SUCCESS, PointState
 from pipeline.tracking.store import ensure_store, redact, tracking_uri
 
 
@@ -62,14 +62,14 @@ def shared_tracking_uri(root: Path) -> str:
     return uri
 
 
-def plan(root: Path, raw: dict[str, Any], grid: list[GridPoint], source: str) -> list[PointState]:
-    """Every point with the local sweep's experiment name; invalid points fail here, before anything runs.
+def plan(root: Path, grid: list[GridPoint]) -> list[PointState]:
+    """Every point (checked by `check_grid`) with the local sweep's experiment name.
     Whether a point is done already is for its worker to find (on the git remote), not guessed here."""
     digest = inputs_digest(root)
     states = []
     for point in grid:
         name = point.exp_name(digest)
-        states.append(invalid_state(raw, point, source, name) or PointState(point, name, QUEUED))
+        states.append(PointState(point, name, QUEUED))
     return states
 
 

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from pipeline.sweep.cluster.dispatch import connect, plan, run_cluster, worker_count
 from pipeline.sweep.grid import GridPoint
-from pipeline.sweep.plan import FAILED, INVALID
+from pipeline.sweep.plan import FAILED
 from pipeline.sweep.view import SweepView
 
 
 def cluster_sweep(
     root: Path,
-    raw: dict[str, Any],
     grid: list[GridPoint],
-    source: str,
     sweep: str,
     address: str | None,
     scheduler_file: Path | None,
@@ -25,7 +22,7 @@ def cluster_sweep(
     """Run the grid on the cluster, showing progress; returns whether any point failed."""
     import typer
 
-    states = plan(root, raw, grid, source)
+    states = plan(root, grid)
     with connect(address, scheduler_file) as dask_client:
         workers = worker_count(dask_client)
         view = SweepView(f"{sweep} on {dask_client.scheduler.address}", workers, 1)
@@ -44,7 +41,7 @@ def cluster_sweep(
                 err=True,
             )
             raise typer.Exit(130) from None
-    failed = [s for s in states if s.state in (FAILED, INVALID)]
+    failed = [s for s in states if s.state == FAILED]
     view.print_failures(failed)
     if not failed:
         typer.echo(f"{len(states)} experiments pushed to {remote} (dvc exp pull {remote}), their runs tagged {sweep}.")

@@ -14,7 +14,6 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from pipeline.core import timings
 from pipeline.core.identity import inputs_digest
@@ -30,7 +29,6 @@ from pipeline.sweep.plan import (
     SUCCESS,
     PointState,
     finished_experiments,
-    invalid_state,
 )
 
 _DVC_STATES = {"Queued": QUEUED, "Running": RUNNING, "Success": SUCCESS, "Failed": FAILED}
@@ -43,8 +41,8 @@ def default_jobs(cores: int) -> int:
     return max(1, min(cores, int(memory_gb // 2)))
 
 
-def plan(root: Path, raw: dict[str, Any], grid: list[GridPoint], source: str) -> list[PointState]:
-    """Every point with its experiment name; invalid points are failed here, before anything runs."""
+def plan(root: Path, grid: list[GridPoint]) -> list[PointState]:
+    """Every point (checked by `check_grid`) with its experiment name and whether it is queued, running or done."""
     from pipeline.sweep.local.stop import active_points
 
     with timings.phase("sweep plan"):
@@ -54,10 +52,6 @@ def plan(root: Path, raw: dict[str, Any], grid: list[GridPoint], source: str) ->
     states = []
     for point in grid:
         name = point.exp_name(digest)
-        invalid = invalid_state(raw, point, source, name)
-        if invalid:
-            states.append(invalid)
-            continue
         if name in active:
             states.append(PointState(point, name, _DVC_STATES[active[name]], in_queue=True))
             continue

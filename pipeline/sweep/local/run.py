@@ -5,21 +5,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from pipeline.sweep.grid import GridPoint
 from pipeline.sweep.local import queue as runner
 from pipeline.sweep.local import stop as sweep_stop
-from pipeline.sweep.plan import FAILED, INVALID, QUEUED, RUNNING, PointState
+from pipeline.sweep.plan import FAILED, QUEUED, RUNNING, PointState
 from pipeline.sweep.progress import running_trainings
 from pipeline.sweep.view import SweepView
 
 
 def local_sweep(
     root: Path,
-    raw: dict[str, Any],
     grid: list[GridPoint],
-    source: str,
     sweep: str,
     jobs: int | None,
     progress_every: float,
@@ -32,7 +29,7 @@ def local_sweep(
     cores = os.cpu_count() or 1
     jobs = jobs or runner.default_jobs(cores)
     threads = max(1, cores // jobs)
-    states = runner.plan(root, raw, grid, source)
+    states = runner.plan(root, grid)
     view = SweepView(sweep, jobs, threads, lambda names: running_trainings(root, names), progress_every)
     if dry_run:
         view.print_table(states)
@@ -46,7 +43,7 @@ def local_sweep(
         interrupted_sweep(root, states, leave_running)
     # Workers exit by themselves a few seconds after the queue drains; a shutdown broadcast at this point
     # sometimes left a worker hanging (and with it DVC's forked watcher holding this command's output open).
-    failed = [s for s in states if s.state in (FAILED, INVALID)]
+    failed = [s for s in states if s.state == FAILED]
     view.print_failures(failed)
     if not failed:
         typer.echo(f"{len(states)} experiments in `dvc exp show`, their runs tagged {sweep} in MLflow (vae-pipe ui).")
