@@ -32,9 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.core.timings import ENV  # noqa: E402
+from pipeline.stages.entry import STAGES  # noqa: E402
 from testkit.project import TINY_PARAMS, create_project, merge  # noqa: E402  (the copy the end-to-end tests use)
-
-STAGES = ("prepare", "train", "evaluate", "plot")
 
 
 def sweep_processes(root: Path) -> dict[int, float]:

@@ -22,7 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for command in COMMANDS:  # prepare, train, evaluate, plot: pipeline/stages/entry.py
+for command in COMMANDS:  # validate, prepare, train, evaluate, plot: pipeline/stages/entry.py
     app.command()(command)
 
 

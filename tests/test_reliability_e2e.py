@@ -1,5 +1,6 @@
 """Through the real CLI and DVC: a diverging training stops with one line and commits nothing, a bad
-tracking store stops a stage before it trains, and experiments that differ only in eval.* get two runs."""
+tracking store stops a stage before it trains, experiments that differ only in eval.* get two runs, and
+params no stage declares are refused before DVC touches an output."""
 
 from __future__ import annotations
 
@@ -98,3 +99,35 @@ def test_a_stage_killed_mid_training_resumes_to_the_same_weights_and_run(make_pr
     assert [run.info.status for run in runs] == ["FINISHED"]
     steps = [m.step for m in client.get_metric_history(runs[0].info.run_id, "train.loss")]
     assert steps == list(range(5, 201, 5))  # the resumed training continued the run, no step twice
+
+
+def test_params_no_stage_declares_are_refused_before_dvc_deletes_any_output(make_project):
+    """The validate stage tracks all of params.yaml: an unknown key (which no other stage declares, so DVC
+    would have said "up to date") and a bad value (for which DVC used to delete the stage's outputs before
+    the stage refused it) both stop at validate, one line each, the outputs untouched."""
+    project = make_project()
+    project.run("dvc", "repro", "prepare")
+    project.commit("prepared")
+    dataset = (project.root / "data" / "dataset.npz").read_bytes()
+    params = project.root / "params.yaml"
+    good = params.read_text()
+    for edit, message in (
+        ("betta: 8\n", "error: params.yaml: betta: unknown key"),
+        ("data:\n  test_size: -5\n", "error: params.yaml: data.test_size:"),
+    ):
+        params.write_text(good + edit if edit.startswith("betta") else good.replace("test_size: 600", "test_size: -5"))
+        done = project.run("dvc", "repro", check=False)
+        assert done.returncode != 0 and "Running stage 'validate'" in done.stdout, done.stdout
+        assert _error_lines(done.stderr)[0].startswith(message), done.stderr
+        assert len(_error_lines(done.stderr)) == 1, done.stderr
+        assert (project.root / "data" / "dataset.npz").read_bytes() == dataset
+    params.write_text(good)
+
+    tried = project.run("dvc", "exp", "run", "-S", "+betta=8", check=False)
+    assert tried.returncode != 0 and "betta: unknown key" in tried.stderr
+    assert project.run("dvc", "exp", "ls", "--name-only").stdout.strip() == ""  # no experiment committed
+    params.write_text(good)  # DVC leaves a failed experiment's params in the workspace
+
+    again = project.run("dvc", "repro", "prepare")  # valid again: the mark comes back, prepare is not rerun
+    assert "Stage 'prepare' didn't change, skipping" in again.stdout, again.stdout
+    assert (project.root / "data" / "dataset.npz").read_bytes() == dataset

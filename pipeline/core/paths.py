@@ -35,6 +35,11 @@ class Outputs:
     root: Path
 
     @property
+    def params_valid(self) -> Path:
+        """The validate stage's mark that params.yaml passed validation: constant, a dep of every other stage."""
+        return self.root / "data" / "params.valid"
+
+    @property
     def dataset(self) -> Path:
         """The prepared dataset: DeepMind's npz layout for dSprites, images + labels for the others."""
         return self.root / "data" / "dataset.npz"

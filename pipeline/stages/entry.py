@@ -15,7 +15,7 @@ import typer
 
 from pipeline.core.errors import user_errors
 
-STAGES = ("prepare", "train", "evaluate", "plot")
+STAGES = ("validate", "prepare", "train", "evaluate", "plot")
 """In pipeline order, as dvc.yaml names them; each is a module of this package with `main(params, out)`."""
 
 ParamsOption = Annotated[Path, typer.Option("--params", "-p", help="Params file (validated before any work).")]
@@ -28,13 +28,19 @@ def run_stage(stage: str, params_file: Path) -> None:
     from pipeline.core.paths import Outputs, repo_root
 
     params = load_params(params_file)
-    if stage != "prepare":  # a bad URI or a server that is down costs seconds, not a training
+    if stage in ("train", "evaluate", "plot"):  # a bad URI or a server that is down costs seconds, not a training
         from pipeline.tracking.store import check_store
 
         check_store(repo_root())
     module = importlib.import_module(f"pipeline.stages.{stage}")
     for line in module.main(params, Outputs(Path.cwd())):
         typer.echo(line)
+
+
+@user_errors
+def validate(params_file: ParamsOption = Path("params.yaml")) -> None:
+    """Check params.yaml as a whole (every stage depends on this one, so DVC runs nothing on invalid params)."""
+    run_stage("validate", params_file)
 
 
 @user_errors
@@ -62,7 +68,7 @@ def plot(params_file: ParamsOption = Path("params.yaml")) -> None:
     run_stage("plot", params_file)
 
 
-COMMANDS = (prepare, train, evaluate, plot)
+COMMANDS = (validate, prepare, train, evaluate, plot)
 
 
 def stage_app() -> typer.Typer:

@@ -62,7 +62,15 @@ def test_a_duplicate_in_the_declared_grid_names_params_yaml(params_file):
 
 def test_the_cli_refuses_a_bad_key_with_one_line_and_exit_2(params_file):
     done = subprocess.run(
-        [str(Path(sys.executable).with_name("vae-pipe")), "sweep", "--beta", "1,2", "--set", "bogus.key=1,2", "--dry-run"],
+        [
+            str(Path(sys.executable).with_name("vae-pipe")),
+            "sweep",
+            "--beta",
+            "1,2",
+            "--set",
+            "bogus.key=1,2",
+            "--dry-run",
+        ],
         cwd=params_file.parent,
         capture_output=True,
         text=True,
