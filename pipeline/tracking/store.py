@@ -128,7 +128,9 @@ def _first_line(error: BaseException) -> str:
         return (
             f"no answer (tried {1 + int(os.environ['MLFLOW_HTTP_REQUEST_MAX_RETRIES'])} times): is the server running?"
         )
-    return text if len(text) <= 200 else text[:197] + "..."
+    # Whole, since MLflow's hint tends to come last (the file store's `MLFLOW_ALLOW_FILE_STORE`); only a line
+    # of a length no message has (an HTML page of a proxy) is cut.
+    return text if len(text) <= 2000 else text[:1997] + "..."
 
 
 def check_store(root: Path) -> str:

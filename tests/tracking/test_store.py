@@ -85,10 +85,11 @@ def test_a_run_is_found_again_by_its_key_and_keeps_its_lifecycle(tmp_path, monke
         ("nonsense", "MLFLOW_TRACKING_URI='nonsense' is not a store URI"),
         ("http://127.0.0.1:9", "MLflow tracking store http://127.0.0.1:9 (MLFLOW_TRACKING_URI): no answer (tried 3"),
         ("sqlite:////no/such/folder/mlflow.db", "MLflow tracking store sqlite:////no/such/folder/mlflow.db: folder"),
+        ("file:///{tmp}/mlruns", "MLflow tracking store file:///"),
     ],
 )
 def test_a_bad_store_is_one_line_within_seconds(tmp_path, monkeypatch, uri, message):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri.format(tmp=tmp_path))
     started = time.monotonic()
     with pytest.raises(TrackingError) as error:
         check_store(tmp_path)
@@ -96,6 +97,8 @@ def test_a_bad_store_is_one_line_within_seconds(tmp_path, monkeypatch, uri, mess
     assert "\n" not in str(error.value)
     assert time.monotonic() - started < 30
     assert not Path("/no").exists()
+    if uri.startswith("file:"):  # MLflow's own hint, at the end of its message, is kept
+        assert str(error.value).endswith("set `MLFLOW_ALLOW_FILE_STORE=true` to opt out of this exception.")
 
 
 def test_a_deleted_experiment_is_one_line(tmp_path, monkeypatch):
