@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,11 +25,27 @@ class HeldOut:
     labels: np.ndarray | None  # class labels (n_test,), or None
 
 
+def read_split(out: Outputs, *keys: str) -> list[np.ndarray | None]:
+    """The split's arrays by name (None for an optional one the file lacks: `test_factors`, `test_labels`),
+    or OutputError when data/split.npz is missing or damaged (a truncated zip fails only when read)."""
+    restore = "run `dvc checkout data/split.npz` or `dvc repro -f prepare` to restore it"
+    required = {"train", "test", "test_images"}
+    try:
+        with np.load(out.split, allow_pickle=False) as split:
+            missing = sorted(required.intersection(keys) - set(split.files))
+            if missing:
+                raise OutputError(f"{out.split}: not a split file (no {missing[0]}); {restore}")
+            return [split[key] if key in split.files else None for key in keys]
+    except FileNotFoundError:
+        raise OutputError(f"{out.split}: missing; {restore}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise OutputError(f"{out.split}: damaged ({type(error).__name__}); {restore}") from None
+
+
 def load_train_images(out: Outputs, dataset: str = "dsprites", chunk: int = 65_536) -> np.ndarray:
     """Training images as stored, compacted in place: no second copy of the dataset."""
+    (train,) = read_split(out, "train")
     packed = load_dataset(dataset, out.dataset).images
-    with np.load(out.split) as split:
-        train = split["train"]
     # train is sorted, so train[i] >= i: every source row is read before any write reaches it.
     for start in range(0, len(train), chunk):
         rows = train[start : start + chunk]
@@ -36,8 +54,8 @@ def load_train_images(out: Outputs, dataset: str = "dsprites", chunk: int = 65_5
 
 
 def load_held_out(out: Outputs) -> HeldOut:
-    with np.load(out.split) as split:
-        return HeldOut(split["test_images"], split.get("test_factors"), split.get("test_labels"))
+    images, factors, labels = read_split(out, "test_images", "test_factors", "test_labels")
+    return HeldOut(images, factors, labels)
 
 
 def load_trained(out: Outputs, device: torch.device) -> VAE:

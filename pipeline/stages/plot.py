@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from pipeline.core import timings
+from pipeline.core.curves import read_curves
 from pipeline.core.details import read_details
 from pipeline.core.objectives import describe_objective
 from pipeline.core.params import Params
@@ -72,8 +73,9 @@ def _figures(params: Params, out: Outputs) -> list[str]:
 
     active = np.asarray(details["active"], dtype=bool)
     plotting.save(plotting.kl_per_dimension(details["kl_per_dim"], params.beta, active), out.plots / Figure.KL_PER_DIM)
-    curve = np.genfromtxt(out.curves, delimiter=",", names=True, ndmin=1)
-    terms = {name: curve[name] for name in curve.dtype.names if name not in ("step", "images_per_s")}
+    rows = read_curves(out.curves)
+    curve = {name: np.array([row[name] for row in rows]) for name in rows[0]}
+    terms = {name: values for name, values in curve.items() if name not in ("step", "images_per_s")}
     plotting.save(
         plotting.training_curves(curve["step"], terms, describe_objective(params)),
         out.plots / Figure.TRAINING_CURVES,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import time
-from pathlib import Path
 
 from pipeline.core import timings
 from pipeline.core.configs import model_config, train_config
+from pipeline.core.curves import write_curves
 from pipeline.core.identity import checkpoint_folder, inputs_key
 from pipeline.core.params import Params
 from pipeline.core.paths import Outputs, atomic_path, repo_root, write_text_atomic
@@ -21,14 +20,6 @@ from vae.model import VAE
 from vae.resume import Checkpoints
 from vae.seeding import pick_device, seed_everything
 from vae.train import CurvePoint, TrainConfig, TrainingDiverged, train_vae
-
-
-def write_curves(path: Path, curve: list[CurvePoint]) -> None:
-    rows = [point.row() for point in curve]
-    with atomic_path(path) as tmp, tmp.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def checkpoints_for(params: Params, key: str) -> Checkpoints:
@@ -91,7 +82,7 @@ def _write_model(
         save_weights(model, tmp)
     with atomic_path(out.objective_state) as tmp:
         save_tensors(config.objective.trained_state(), tmp)
-    write_curves(out.curves, curve)
+    write_curves(out.curves, [point.row() for point in curve])
     card = {
         "digest": digest,
         "config": model.config.to_dict(),

@@ -9,7 +9,6 @@ run is their record.
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import tempfile
 from collections.abc import Callable, Iterator
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 import yaml
 
 from pipeline.core import timings
+from pipeline.core.curves import read_curves
 from pipeline.core.identity import inputs_key
 from pipeline.core.params import PARAMS_FILE, Params, flatten, parse_params
 from pipeline.core.paths import Outputs, repo_root
@@ -57,8 +57,7 @@ def log_stage(run: ModelRun, out: Outputs, stage: Stage, *, artifacts: bool = Tr
     nothing twice, and the stage's files as artifacts unless `artifacts` is False."""
     if stage == "train":
         card = json.loads(out.model_card.read_text())
-        with out.curves.open(newline="") as handle:
-            run.log_curves(csv.DictReader(handle), prefix=CURVE_PREFIX)
+        run.log_curves(read_curves(out.curves), prefix=CURVE_PREFIX)
         # The run's average under a name of its own: `train.images_per_s` is the curve, one value per logged step.
         run.log_metrics({"train.seconds": card["train_seconds"], "train.mean_images_per_s": card["images_per_s"]})
         run.set_tags({MODEL_DIGEST_TAG: card["digest"]})

@@ -13,12 +13,14 @@ import torch
 from typer.testing import CliRunner
 
 from pipeline.cli import app
+from pipeline.core.curves import read_curves, write_curves
 from pipeline.core.errors import OutputError, ParamsError
 from pipeline.core.params import parse_params
 from pipeline.core.paths import Outputs, write_text_atomic
 from pipeline.stages import prepare
-from pipeline.stages.artifacts import load_trained
+from pipeline.stages.artifacts import load_held_out, load_train_images, load_trained
 from vae.checkpoint import save_weights
+from vae.errors import DatasetError
 from vae.model import VAE, ModelConfig
 
 CONFIG = ModelConfig(
@@ -87,3 +89,68 @@ def test_ui_on_a_taken_port_exits_non_zero_with_one_line(tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert f"error: --port {port}: 127.0.0.1:{port} is already in use" in result.output
     assert not (tmp_path / "mlflow.db").exists()
+
+
+@pytest.fixture
+def prepared_digits(tmp_path) -> Outputs:
+    out = Outputs(tmp_path)
+    prepare.run(parse_params({"data": {"dataset": "digits", "test_size": 300}}), out)
+    return out
+
+
+def _cut(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda out: out.split.unlink(), r"data/split\.npz: missing; run `dvc checkout data/split\.npz` or `dvc repro"),
+        (lambda out: _cut(out.split), r"data/split\.npz: damaged \(\w+\); run `dvc checkout data/split\.npz`"),
+        (lambda out: out.split.write_bytes(b"not a zip"), r"data/split\.npz: damaged \(\w+\)"),
+    ],
+)
+@pytest.mark.parametrize("reader", ["train", "evaluate"])
+def test_a_damaged_split_is_one_line(prepared_digits, damage, message, reader):
+    damage(prepared_digits)
+    with pytest.raises(OutputError, match=message) as error:
+        if reader == "train":
+            load_train_images(prepared_digits, "digits")
+        else:
+            load_held_out(prepared_digits)
+    assert "\n" not in str(error.value)
+
+
+def test_a_truncated_labelled_dataset_is_one_line(prepared_digits):
+    assert len(load_train_images(prepared_digits, "digits")) == 1797 - 300
+    _cut(prepared_digits.dataset)
+    with pytest.raises(DatasetError, match=r"dataset\.npz: damaged or not a labelled-images npz \(\w+\); run") as error:
+        load_train_images(prepared_digits, "digits")
+    assert "\n" not in str(error.value)
+
+
+ROWS = [
+    {"step": 5.0, "loss": 3.5, "recon": 3.0, "kl": 0.5, "images_per_s": 900.0},
+    {"step": 10.0, "loss": 2.5, "recon": 2.25, "kl": 0.25, "images_per_s": 950.0},
+]
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda text: text[:-4], "cut short or not a training-curves file"),
+        (lambda text: text.replace("2.25", "2.2x"), "line 3 is damaged"),
+        (lambda text: text.replace("10.0,", "5.0,"), "line 3 is damaged"),  # steps go back: two files run together
+        (lambda text: text.replace("3.0", "nan"), "line 2 is damaged"),
+        (lambda text: text.splitlines(keepends=True)[0], "cut short or not a training-curves file"),
+        (lambda text: "", "cut short or not a training-curves file"),
+    ],
+)
+def test_damaged_training_curves_are_one_line(tmp_path, damage, message):
+    path = tmp_path / "models" / "curves.csv"
+    path.parent.mkdir()
+    write_curves(path, ROWS)
+    assert read_curves(path) == ROWS
+    path.write_text(damage(path.read_text()))
+    with pytest.raises(OutputError, match=rf"models/curves\.csv: {message}; run `dvc checkout models/curves\.csv`"):
+        read_curves(path)

@@ -6,6 +6,8 @@ to that once, in `prepare`, so training reads one format whatever the origin.
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,8 +47,12 @@ def load_labelled(path: Path, shape: tuple[int, int, int]) -> tuple[np.ndarray, 
     try:
         with np.load(path) as z:
             images, labels = z["imgs"], z["labels"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise DatasetError(path, f"not a labelled-images npz ({exc})") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        # A truncated file fails here, when a member is read, not when it is opened.
+        raise DatasetError(
+            path,
+            f"damaged or not a labelled-images npz ({type(exc).__name__}); run `dvc checkout` or `dvc repro -f prepare`",
+        ) from None
     if images.dtype != np.uint8 or images.shape[1:] != tuple(shape):
         raise DatasetError(
             path, f"imgs are {images.dtype} {images.shape}, expected uint8 (N, {', '.join(map(str, shape))})"
