@@ -24,6 +24,8 @@ ENTRY = "pipeline.stages.__main__"
 CANNOT_CHANGE_OUTPUTS = {
     "pipeline.core.timings": "appends phase timings to a file for benchmarks/sweep.py, only with VAE_PIPE_TIMINGS set",
     "pipeline.core.errors": "exception classes and how a command prints them",
+    "pipeline.core.workspace": "stops a stage that shares its workspace or whose params.yaml changed under it; it "
+    "never changes what a stage writes",
     "vae.errors": "exception classes",
     "pipeline.stages.progress": "draws training progress in the terminal",
     "pipeline.tracking.store": "the MLflow store: runs, tags and the store check; stage outputs are written before "

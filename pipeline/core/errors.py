@@ -30,6 +30,10 @@ class ClusterError(RuntimeError):
     """The cluster sweep cannot start; one line naming what is missing."""
 
 
+class WorkspaceError(RuntimeError):
+    """Another stage runs in this workspace, or params.yaml changed under a running stage; one line."""
+
+
 class PostgresError(RuntimeError):
     """PostgreSQL cannot be found, started or stopped; one line saying what and how to fix it."""
 
@@ -41,6 +45,7 @@ ONE_LINE = (
     OutputError,
     ClusterError,
     PostgresError,
+    WorkspaceError,
     DatasetError,
     DeviceError,
     TrainingDiverged,

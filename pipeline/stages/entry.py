@@ -23,18 +23,21 @@ ParamsOption = Annotated[Path, typer.Option("--params", "-p", help="Params file 
 
 def run_stage(stage: str, params_file: Path) -> None:
     """Validated params (and, for stages that log to MLflow, a usable store) before any work; then the
-    stage, whose `main` returns the lines to print."""
+    stage, whose `main` returns the lines to print. The stage holds the workspace (pipeline/core/workspace.py)."""
     from pipeline.core.params import load_params
     from pipeline.core.paths import Outputs, repo_root
+    from pipeline.core.workspace import stage_guard
 
-    params = load_params(params_file)
-    if stage in ("train", "evaluate", "plot"):  # a bad URI or a server that is down costs seconds, not a training
-        from pipeline.tracking.store import check_store
+    # The folder the stage runs in: a queued experiment's copy has its own (repo_root() is the parent's).
+    with stage_guard(Path.cwd(), stage, params_file):
+        params = load_params(params_file)
+        if stage in ("train", "evaluate", "plot"):  # a bad URI or a down server costs seconds, not a training
+            from pipeline.tracking.store import check_store
 
-        check_store(repo_root())
-    module = importlib.import_module(f"pipeline.stages.{stage}")
-    for line in module.main(params, Outputs(Path.cwd())):
-        typer.echo(line)
+            check_store(repo_root())
+        module = importlib.import_module(f"pipeline.stages.{stage}")
+        for line in module.main(params, Outputs(Path.cwd())):
+            typer.echo(line)
 
 
 @user_errors

@@ -18,6 +18,7 @@ from pipeline.core.details import write_details
 from pipeline.core.params import Params
 from pipeline.core.paths import Outputs, write_text_atomic
 from pipeline.core.streams import numpy_stream, torch_stream
+from pipeline.core.workspace import check_params_unchanged
 from pipeline.stages.artifacts import load_held_out, load_objective_state, load_trained
 from pipeline.stages.introspection import label_information
 from pipeline.stages.scores import add_scores, scores_line
@@ -168,6 +169,7 @@ def run(params: Params, out: Outputs) -> dict[str, Any]:
     details["likelihood"] = model.config.likelihood  # the ELBO's likelihood: never compared across likelihoods
     if unknown := unknown_keys(metrics):  # a new score needs its catalogue entry: labels, direction, units
         raise ValueError(f"evaluate: metrics {unknown} are not in pipeline/core/catalogue.py")
+    check_params_unchanged()
     write_details(out.details, details)
     write_text_atomic(out.metrics, json.dumps(metrics, indent=2) + "\n")
     record_stage(params, out, "evaluate")

@@ -12,6 +12,7 @@ from pipeline.core.details import read_details
 from pipeline.core.objectives import describe_objective
 from pipeline.core.params import Params
 from pipeline.core.paths import Figure, Outputs
+from pipeline.core.workspace import check_params_unchanged
 from pipeline.stages import plotting
 from pipeline.stages.artifacts import load_held_out, load_trained
 from pipeline.stages.introspection import introspection_target
@@ -50,6 +51,7 @@ def model_figures(model: VAE, held_out: torch.Tensor, kl_per_dim: list[float], p
 
 
 def run(params: Params, out: Outputs) -> list[str]:
+    check_params_unchanged()
     with timings.phase("figures"):
         written = _figures(params, out)
     record_stage(params, out, "plot")

@@ -11,6 +11,7 @@ from pipeline.core.curves import write_curves
 from pipeline.core.identity import checkpoint_folder, inputs_key
 from pipeline.core.params import Params
 from pipeline.core.paths import Outputs, atomic_path, repo_root, write_text_atomic
+from pipeline.core.workspace import check_params_unchanged
 from pipeline.stages.artifacts import load_train_images
 from pipeline.stages.progress import training_progress
 from pipeline.tracking.record import record_stage, training_run
@@ -60,6 +61,7 @@ def run(params: Params, out: Outputs) -> str:
         seconds = time.perf_counter() - started
         timings.record("mlflow step metrics (within the train loop)", time.time() - logging[0], logging[0])
         steps_run = config.steps - checkpoints.resumed_from
+        check_params_unchanged()  # before any output: never a model of other params than it records
         digest = _write_model(params, out, model, curve, config, device, seconds, steps_run)
         record_stage(params, out, "train", key)
     checkpoints.clear()  # the model is written: nothing left to resume

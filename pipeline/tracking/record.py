@@ -22,6 +22,7 @@ from pipeline.core.curves import read_curves
 from pipeline.core.identity import inputs_key
 from pipeline.core.params import PARAMS_FILE, Params, flatten, parse_params
 from pipeline.core.paths import Outputs, repo_root
+from pipeline.core.workspace import check_params_unchanged
 from pipeline.tracking.store import EXP_NAME_TAG, MODEL_DIGEST_TAG, SWEEP_TAG, ModelRun
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ def log_stage(run: ModelRun, out: Outputs, stage: Stage, *, artifacts: bool = Tr
 def record_stage(params: Params, out: Outputs, stage: Stage, key: str | None = None) -> str:
     """What a stage calls after writing its outputs; returns the MLflow run id. `key`: the experiment's
     inputs key when the stage already has it (pipeline/core/identity.py)."""
+    check_params_unchanged()  # a record never holds params the stage did not run with
     key = key or inputs_key(out.root, params)
     with timings.phase("mlflow record"):
         return _record_stage(params, out, stage, key)
