@@ -72,22 +72,26 @@ def sweep(
     ] = "origin",
 ) -> None:
     """Run the grid in params.yaml `sweep:` as DVC experiments, one per point, in DVC's queue or on a Dask cluster."""
+    import contextlib
     import time
 
     from pipeline.core.paths import repo_root
     from pipeline.sweep.grid import grid_from_options
+    from pipeline.sweep.plan import one_sweep_at_a_time
+    from pipeline.tracking.store import check_sweep_name
 
     grid = grid_from_options(params_file, beta, seed, set_)
     root = repo_root()
-    sweep_name = name or time.strftime("sweep-%Y%m%d-%H%M%S")
-    if cluster is not None or scheduler_file is not None:
-        from pipeline.sweep.cluster.run import cluster_sweep
+    sweep_name = check_sweep_name(name or time.strftime("sweep-%Y%m%d-%H%M%S"))
+    with contextlib.nullcontext() if dry_run else one_sweep_at_a_time(root, sweep_name):
+        if cluster is not None or scheduler_file is not None:
+            from pipeline.sweep.cluster.run import cluster_sweep
 
-        failed = cluster_sweep(root, grid, sweep_name, cluster, scheduler_file, git_remote, dry_run)
-    else:
-        from pipeline.sweep.local.run import local_sweep
+            failed = cluster_sweep(root, grid, sweep_name, cluster, scheduler_file, git_remote, dry_run)
+        else:
+            from pipeline.sweep.local.run import local_sweep
 
-        failed = local_sweep(root, grid, sweep_name, jobs, progress_every, leave_running, dry_run)
+            failed = local_sweep(root, grid, sweep_name, jobs, progress_every, leave_running, dry_run)
     if failed:
         raise typer.Exit(1)
 

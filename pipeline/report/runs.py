@@ -15,7 +15,16 @@ from pipeline.core.objectives import legend, objective_name
 from pipeline.core.objectives import weight as objective_weight
 from pipeline.report.data import RunRecord, describe_filter
 from pipeline.tracking.record import RESOLVED_PREFIX
-from pipeline.tracking.store import EXP_NAME_TAG, EXPERIMENT_NAME, STORE_FILE, SWEEP_TAG, redact, tracking_uri
+from pipeline.tracking.store import (
+    EXP_NAME_TAG,
+    EXPERIMENT_NAME,
+    STORE_FILE,
+    SWEEP_NAME,
+    SWEEP_TAG,
+    redact,
+    sweep_member_tag,
+    tracking_uri,
+)
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -65,7 +74,9 @@ def mlflow_filter(sweep: str | None = None, dataset: str | None = None, since: d
     """MLflow search syntax for the filters (a naive `since` is local time)."""
     clauses = []
     if sweep is not None:
-        clauses.append(f"tags.`{SWEEP_TAG}` = '{_escape_filter_value('sweep', sweep)}'")
+        if not SWEEP_NAME.fullmatch(_escape_filter_value("sweep", sweep)):
+            raise ReportError(f"sweep {sweep!r}: not a sweep name (letters, digits, '_', '.' and '-')")
+        clauses.append(f"tags.`{sweep_member_tag(sweep)}` = 'true'")
     if dataset is not None:
         clauses.append(f"params.`data.dataset` = '{_escape_filter_value('dataset', dataset)}'")
     if since is not None:

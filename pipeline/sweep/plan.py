@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,3 +33,31 @@ def finished_experiments(root: Path) -> dict[str, str]:
     with Repo(str(root)) as repo:
         listed = repo.experiments.ls(all_commits=True)
     return {name: sha for entries in listed.values() for name, sha in entries if sha}
+
+
+@contextmanager
+def one_sweep_at_a_time(root: Path, sweep: str) -> Iterator[None]:
+    """The repository's sweep lock (pipeline/core/workspace.py) for a sweep that runs: a second sweep says
+    whom it waits for; Ctrl-C while it waits stops it with nothing queued."""
+    import typer
+
+    from pipeline.core.workspace import sweep_guard
+
+    def waiting(holder: str) -> None:
+        typer.secho(
+            f"waiting for {holder} to finish in this repository (one sweep at a time: a point both grids "
+            "hold then runs once, and this sweep finds it done)",
+            fg="yellow",
+            err=True,
+        )
+
+    entered = False
+    try:
+        with sweep_guard(root, sweep, waiting):
+            entered = True
+            yield
+    except KeyboardInterrupt:
+        if entered:
+            raise
+        typer.secho("interrupted while waiting for the other sweep: nothing was queued", fg="yellow", err=True)
+        raise typer.Exit(130) from None

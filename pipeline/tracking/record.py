@@ -23,7 +23,7 @@ from pipeline.core.identity import inputs_key
 from pipeline.core.params import PARAMS_FILE, Params, flatten, parse_params
 from pipeline.core.paths import Outputs, repo_root
 from pipeline.core.workspace import check_params_unchanged
-from pipeline.tracking.store import EXP_NAME_TAG, MODEL_DIGEST_TAG, SWEEP_TAG, ModelRun
+from pipeline.tracking.store import EXP_NAME_TAG, MODEL_DIGEST_TAG, ModelRun
 
 if TYPE_CHECKING:
     from dvc.api import DVCFileSystem
@@ -131,8 +131,9 @@ def record_experiment(root: Path, name: str, rev: str, sweep: str | None = None)
         staged = Outputs(Path(tmp))
         for path in (staged.model_card, staged.curves, staged.metrics):
             _fetch(fs, staged, path)
-        tags = {EXP_NAME_TAG: name, "dvc.exp_rev": rev} | ({SWEEP_TAG: sweep} if sweep else {})
-        run = ModelRun.open(root, key, params, tags)
+        run = ModelRun.open(root, key, params, {EXP_NAME_TAG: name, "dvc.exp_rev": rev})
+        if sweep:
+            run.add_to_sweep(sweep)
         for stage in RECORDED_STAGES:
             missing = not run.has_artifacts(ARTIFACT_DIRS[stage])  # a run-cache hit logged nothing
             if missing and stage == "plot":

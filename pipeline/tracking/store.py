@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -32,7 +33,8 @@ STORE_FILE = "mlflow.db"
 ARTIFACT_DIR = "mlruns"
 INPUTS_KEY_TAG = "vae_pipe.inputs_key"  # the run's identity: pipeline/core/identity.py
 MODEL_DIGEST_TAG = "vae_pipe.model_digest"  # the trained weights' digest, for reference
-SWEEP_TAG = "vae_pipe.sweep"
+SWEEP_TAG = "vae_pipe.sweep"  # the sweeps a run belongs to, comma-separated, in the order they reached it
+SWEEP_NAME = re.compile(r"[A-Za-z0-9_.-]+")  # what a tag key may hold, less the separator
 EXP_NAME_TAG = "dvc.exp_name"  # the DVC experiment a run belongs to (set in training, repaired after a sweep)
 # A down or mistyped server costs seconds, not MLflow's default 7 retries with backoff (minutes).
 BOUNDED_HTTP = {
@@ -40,6 +42,19 @@ BOUNDED_HTTP = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
 }
+
+
+def check_sweep_name(name: str) -> str:
+    """A sweep's name becomes part of an MLflow tag key (`sweep_member_tag`): letters, digits, `_`, `.`, `-`."""
+    if not SWEEP_NAME.fullmatch(name):
+        raise TrackingError(f"--name {name!r}: a sweep name holds letters, digits, '_', '.' and '-' only")
+    return name
+
+
+def sweep_member_tag(sweep: str) -> str:
+    """One tag per sweep a run belongs to (value "true"), which is what a filter for a sweep matches: a run
+    trained once can belong to several sweeps whose grids shared its point."""
+    return f"{SWEEP_TAG}.{sweep}"
 
 
 def tracking_uri(root: Path) -> str:
@@ -293,6 +308,12 @@ class ModelRun:
             if any(now.get(param.key) != param.value for param in fresh):
                 raise
         self.set_tags(changed)
+
+    def add_to_sweep(self, sweep: str) -> None:
+        """Member of `sweep` too (its own tag), and named in the run's list of sweeps, which the UI shows."""
+        listed = [name for name in self._current().tags.get(SWEEP_TAG, "").split(",") if name]
+        self.set_tags({SWEEP_TAG: ",".join([*listed, sweep] if sweep not in listed else listed)})
+        self.set_tags({sweep_member_tag(sweep): "true"})
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
         from mlflow.entities import RunTag

@@ -10,23 +10,23 @@ from pathlib import Path
 import pytest
 
 from pipeline.core.errors import WorkspaceError
-from pipeline.core.workspace import LOCK_FILE, check_params_unchanged, stage_guard
+from pipeline.core.workspace import STAGE_LOCK, check_params_unchanged, stage_guard, sweep_guard
 from testkit.project import PROJECT
 
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
-    (tmp_path / LOCK_FILE).parent.mkdir(parents=True)
+    (tmp_path / STAGE_LOCK).parent.mkdir(parents=True)
     shutil.copy(PROJECT / "params.yaml", tmp_path / "params.yaml")
     return tmp_path
 
 
 def test_a_second_stage_in_the_workspace_is_refused_until_the_first_ends(workspace):
     params = workspace / "params.yaml"
+    busy = r"another vae-pipe stage \(train, pid \d+\) is running"
     with stage_guard(workspace, "train", params):
-        with pytest.raises(WorkspaceError, match=r"another vae-pipe stage \(train, pid \d+\) is running") as error:
-            with stage_guard(workspace, "evaluate", params):
-                pass
+        with pytest.raises(WorkspaceError, match=busy) as error, stage_guard(workspace, "evaluate", params):
+            pass
         assert "dvc exp run --queue" in str(error.value) and "\n" not in str(error.value)
     with stage_guard(workspace, "evaluate", params):  # released
         pass
@@ -44,10 +44,12 @@ def test_params_changed_under_a_stage_stop_it(workspace):
 
 def test_copies_of_the_repository_do_not_share_a_lock(workspace, tmp_path_factory):
     other = tmp_path_factory.mktemp("queued-copy")
-    (other / LOCK_FILE).parent.mkdir(parents=True)
-    with stage_guard(workspace, "train", workspace / "params.yaml"):
-        with stage_guard(other, "train", workspace / "params.yaml"):
-            pass
+    (other / STAGE_LOCK).parent.mkdir(parents=True)
+    with (
+        stage_guard(workspace, "train", workspace / "params.yaml"),
+        stage_guard(other, "train", workspace / "params.yaml"),
+    ):
+        pass
 
 
 def test_a_stage_command_in_a_held_workspace_is_one_line_exit_2(workspace):
@@ -62,3 +64,21 @@ def test_a_stage_command_in_a_held_workspace_is_one_line_exit_2(workspace):
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and "another vae-pipe stage (train, pid" in done.stderr
     assert not (workspace / "data" / "params.valid").exists()
+
+
+def test_a_second_sweep_waits_for_the_first(workspace):
+    import threading
+
+    told: list[str] = []
+    entered = threading.Event()
+
+    def second() -> None:
+        with sweep_guard(workspace, "second", told.append):
+            entered.set()
+
+    with sweep_guard(workspace, "first", lambda holder: pytest.fail("the first sweep never waits")):
+        thread = threading.Thread(target=second)
+        thread.start()
+        assert not entered.wait(1.0)  # still waiting while the first holds the repository
+    thread.join(10)
+    assert entered.is_set() and len(told) == 1 and told[0].startswith("sweep first, pid ")

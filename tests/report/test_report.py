@@ -117,7 +117,8 @@ def log_run(root: Path, sweep: str, row: tuple, plots: list[Path] | None, extra:
     beta, seed, lr, kl, recon, mig, active = row
     params = parse_params({"beta": beta, "seed": seed, "train": {"lr": lr}})
     name = f"{sweep}-b{beta:g}-s{seed}-lr{lr:g}"
-    run = ModelRun.open(root, f"digest-{name}", params, {SWEEP_TAG: sweep, "dvc.exp_name": f"exp-{name}"})
+    run = ModelRun.open(root, f"digest-{name}", params, {"dvc.exp_name": f"exp-{name}"})
+    run.add_to_sweep(sweep)
     run.log_metrics(
         {"elbo": -(recon + kl), "recon": recon, "kl": kl, "mig": mig, "active_units": active, **kl_dims(kl, beta, seed)}
     )
@@ -287,12 +288,14 @@ def test_filters_use_mlflow_syntax():
     since = datetime(2024, 5, 1, 12, 0, 0).astimezone()
     text = mlflow_filter("s1", "dsprites", since)
     assert text == (
-        f"tags.`{SWEEP_TAG}` = 's1' and params.`data.dataset` = 'dsprites' "
+        "tags.`vae_pipe.sweep.s1` = 'true' and params.`data.dataset` = 'dsprites' "
         f"and attributes.start_time >= {int(since.timestamp() * 1000)}"
     )
     assert mlflow_filter() == ""
     with pytest.raises(ReportError, match="quotes"):
         mlflow_filter(sweep="it's")
+    with pytest.raises(ReportError, match="not a sweep name"):
+        mlflow_filter(sweep="a b")
 
 
 def test_the_arithmetic_imports_no_mlflow():
@@ -432,7 +435,7 @@ def hostile_report(tmp_path_factory) -> Path:
         for key, value in {"beta": "1.0", "seed": "0", "data.dataset": SCRIPT}.items():
             mlflow_client.log_param(run.info.run_id, key, value)
         mlflow_client.log_metric(run.info.run_id, "mig", 0.5)
-        return build_report(root, root / "reports", sweep=SCRIPT).index
+        return build_report(root, root / "reports", dataset=SCRIPT).index
 
 
 def test_values_from_runs_are_text_not_markup(hostile_report):

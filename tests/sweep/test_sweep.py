@@ -69,7 +69,8 @@ def test_sweep_runs_each_point_once_and_records_all(make_project):
     assert "queued" not in again.stderr
     _, runs = mlflow_runs(project.root)
     assert len(runs) == 2
-    assert {run.data.tags["vae_pipe.sweep"] for run in runs} == {"second"}
+    assert {run.data.tags["vae_pipe.sweep"] for run in runs} == {"first,second"}  # in both sweeps
+    assert project.run("vae-pipe", "report", "--sweep", "first").returncode == 0
 
     report = project.run("vae-pipe", "report", "--sweep", "second")
     assert "MIG peaks at" in report.stdout

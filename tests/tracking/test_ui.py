@@ -112,7 +112,8 @@ def test_ui_serves_the_sweep_runs(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     for beta in (1.0, 4.0):  # every score, as evaluate logs on a data set with factors
         params = parse_params({"beta": beta})
-        run = ModelRun.open(root, f"digest-{beta}", params, {"vae_pipe.sweep": "ui-test"})
+        run = ModelRun.open(root, f"digest-{beta}", params)
+        run.add_to_sweep("ui-test")
         run.log_metrics(
             {"mig": beta / 10, "elbo": -100 - beta}
             | {k: beta / 8 + i / 100 for i, k in enumerate(("iwae", *FACTOR_SCORES[1:]))}
@@ -137,7 +138,7 @@ def test_ui_serves_the_sweep_runs(tmp_path, monkeypatch):
         exp_id = experiment["experiment"]["experiment_id"]
         found = _get(
             f"{base}/api/2.0/mlflow/runs/search",
-            {"experiment_ids": [exp_id], "filter": "tags.`vae_pipe.sweep` = 'ui-test'"},
+            {"experiment_ids": [exp_id], "filter": "tags.`vae_pipe.sweep.ui-test` = 'true'"},
         )
         betas = sorted(next(p["value"] for p in run["data"]["params"] if p["key"] == "beta") for run in found["runs"])
         assert betas == ["1.0", "4.0"]
