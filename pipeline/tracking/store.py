@@ -137,6 +137,31 @@ def _bounded_http() -> Iterator[None]:
             os.environ.pop(key, None)
 
 
+DATABASE_TIMEOUT_S = 5
+
+
+def _probe_database(uri: str) -> None:
+    """One connection with a short timeout before MLflow opens a PostgreSQL store: MLflow tries a database that
+    does not answer 10 times over about 100 s, logging each try; this makes it one line within seconds."""
+    if not uri.startswith("postgresql"):
+        return
+    import sqlalchemy
+    from sqlalchemy.pool import NullPool
+
+    engine = sqlalchemy.create_engine(uri, poolclass=NullPool, connect_args={"connect_timeout": DATABASE_TIMEOUT_S})
+    try:
+        with engine.connect():
+            pass
+    except Exception as error:  # SQLAlchemy's OperationalError around the driver's
+        text = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+        raise TrackingError(
+            f"MLflow tracking store {redact(uri)} (MLFLOW_TRACKING_URI): the database cannot be reached within "
+            f"{DATABASE_TIMEOUT_S} s ({scrub(text, uri)}): is PostgreSQL running there (vae-pipe server starts one)?"
+        ) from None
+    finally:
+        engine.dispose()
+
+
 def _first_line(error: BaseException) -> str:
     text = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
     if "Max retries exceeded" in text or "Connection refused" in text:
@@ -158,6 +183,7 @@ def check_store(root: Path) -> str:
             "database URI, or unset it for the project's own store"
         )
     with _bounded_http(), timings.phase("mlflow store check"):
+        _probe_database(tracking_uri(root))
         try:
             with store_lock(root):
                 return experiment_id(client(root), root)

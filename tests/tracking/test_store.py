@@ -107,3 +107,21 @@ def test_a_deleted_experiment_is_one_line(tmp_path, monkeypatch):
     client(tmp_path).delete_experiment(exp_id)
     with pytest.raises(TrackingError, match="MLflow experiment 'vae-pipe' in sqlite:///.* is deleted: restore it"):
         check_store(tmp_path)
+
+
+@pytest.mark.parametrize("server", ["closed port", "accepts and never answers"])
+def test_a_database_that_does_not_answer_is_one_line_within_seconds(tmp_path, monkeypatch, server):
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)  # the kernel completes the handshake; nobody ever answers
+        port = 9 if server == "closed port" else silent.getsockname()[1]
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"postgresql+psycopg://lab:s3cret@127.0.0.1:{port}/mlflow")
+        started = time.monotonic()
+        with pytest.raises(TrackingError) as error:
+            check_store(tmp_path)
+    assert time.monotonic() - started < 15  # MLflow alone retried for about 100 s
+    message = str(error.value)
+    assert message.startswith(f"MLflow tracking store postgresql+psycopg://lab:***@127.0.0.1:{port}/mlflow")
+    assert "cannot be reached within 5 s" in message and "s3cret" not in message and "\n" not in message
