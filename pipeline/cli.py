@@ -115,10 +115,24 @@ def report(
     typer.echo(f"report of {result.n_runs} runs → {result.index} (summary: {result.summary_csv})")
 
 
+@app.command()
+@user_errors
+def record(params_file: ParamsOption = Path("params.yaml")) -> None:
+    """Complete this workspace's MLflow run from its outputs (after the store stopped answering mid-stage)."""
+    from pipeline.core.params import load_params
+    from pipeline.core.paths import Outputs
+    from pipeline.tracking.record import record_workspace
+
+    run_id, stages = record_workspace(load_params(params_file), Outputs(Path.cwd()))
+    typer.echo(f"recorded {', '.join(stages)} outputs in MLflow run {run_id}")
+
+
 def _port_free(port: int) -> bool:
     import socket
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As servers bind: connections of a server that just stopped (TIME_WAIT) do not hold the port.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

@@ -105,11 +105,13 @@ def postgres_cluster() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def mlflow_server(backend_uri: str, folder: Path, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`vae-pipe server` over `backend_uri`; yields (its http URI, the process)."""
-    port = free_port()
+def mlflow_server(
+    backend_uri: str, folder: Path, env: dict[str, str], port: int | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`vae-pipe server` over `backend_uri` (on `port`, else a free one); yields (its http URI, the process)."""
+    port = port or free_port()
     folder.mkdir(parents=True, exist_ok=True)
-    log = folder / "server.log"
+    log = folder / f"server-{time.time_ns()}.log"
     command = ["vae-pipe", "server", "--port", str(port), "--artifacts-destination", str(folder / "artifacts")]
     with open(log, "w") as output:
         process = subprocess.Popen(

@@ -32,9 +32,10 @@ def run_stage(stage: str, params_file: Path) -> None:
     with stage_guard(Path.cwd(), stage, params_file):
         params = load_params(params_file)
         if stage in ("train", "evaluate", "plot"):  # a bad URI or a down server costs seconds, not a training
-            from pipeline.tracking.store import check_store
+            from pipeline.tracking.store import bound_store_calls, check_store
 
             check_store(repo_root())
+            bound_store_calls()
         module = importlib.import_module(f"pipeline.stages.{stage}")
         for line in module.main(params, Outputs(Path.cwd())):
             typer.echo(line)

@@ -19,11 +19,12 @@ import yaml
 
 from pipeline.core import timings
 from pipeline.core.curves import read_curves
+from pipeline.core.errors import OutputError
 from pipeline.core.identity import inputs_key
 from pipeline.core.params import PARAMS_FILE, Params, flatten, parse_params
 from pipeline.core.paths import Outputs, repo_root
 from pipeline.core.workspace import check_params_unchanged
-from pipeline.tracking.store import EXP_NAME_TAG, MODEL_DIGEST_TAG, ModelRun
+from pipeline.tracking.store import EXP_NAME_TAG, MODEL_DIGEST_TAG, ModelRun, check_store
 
 if TYPE_CHECKING:
     from dvc.api import DVCFileSystem
@@ -72,13 +73,63 @@ def log_stage(run: ModelRun, out: Outputs, stage: Stage, *, artifacts: bool = Tr
         run.log_artifacts(stage_files(out, stage), ARTIFACT_DIRS[stage])
 
 
-def record_stage(params: Params, out: Outputs, stage: Stage, key: str | None = None) -> str:
-    """What a stage calls after writing its outputs; returns the MLflow run id. `key`: the experiment's
+class _Recording:
+    """Whether this stage process's recording fell behind: after the store's first failure it is not tried
+    again (each try can cost its timeouts), and the run is completed from the outputs later."""
+
+    behind = False
+
+    @classmethod
+    def fell_behind(cls, error: BaseException, where: str) -> None:
+        import typer
+
+        cls.behind = True
+        reason = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+        typer.secho(
+            f"warning: MLflow recording is behind from {where} ({reason[:160]}); the stage goes on and writes its "
+            "outputs; the run is completed from them when the store answers (the next stage, the next sweep, "
+            "or `vae-pipe record`)",
+            fg="yellow",
+            err=True,
+        )
+
+
+def _store_failures() -> tuple[type[BaseException], ...]:
+    """What a store that stopped answering raises: MLflow wraps HTTP and database failures in MlflowException;
+    requests' errors are OSErrors; SQLAlchemy's are its own."""
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return (MlflowException, OSError, SQLAlchemyError)
+
+
+def record_stage(params: Params, out: Outputs, stage: Stage, key: str | None = None) -> str | None:
+    """What a stage calls after writing its outputs; returns the MLflow run id, or None when the store does
+    not answer (one line says so: the outputs stand, the run is completed later). `key`: the experiment's
     inputs key when the stage already has it (pipeline/core/identity.py)."""
     check_params_unchanged()  # a record never holds params the stage did not run with
+    if _Recording.behind:
+        return None
     key = key or inputs_key(out.root, params)
     with timings.phase("mlflow record"):
-        return _record_stage(params, out, stage, key)
+        try:
+            return _record_stage(params, out, stage, key)
+        except _store_failures() as error:
+            _Recording.fell_behind(error, f"the {stage} stage's record")
+            return None
+
+
+def record_workspace(params: Params, out: Outputs) -> tuple[str, list[Stage]]:
+    """`vae-pipe record`: the run of this workspace's experiment completed from the outputs it holds (after
+    a store outage, say): (run id, the stages whose outputs were found)."""
+    found = [
+        stage for stage in RECORDED_STAGES if (files := stage_files(out, stage)) and all(p.exists() for p in files)
+    ]
+    if not found:
+        raise OutputError(f"{out.root}: no stage outputs to record (models/model.pt and the rest); run `dvc repro`")
+    check_store(repo_root())
+    run_id = _record_stage(params, out, found[-1], inputs_key(out.root, params))
+    return run_id, found
 
 
 def _record_stage(params: Params, out: Outputs, stage: Stage, key: str) -> str:
@@ -89,6 +140,7 @@ def _record_stage(params: Params, out: Outputs, stage: Stage, key: str) -> str:
         if all(path.exists() for path in stage_files(out, earlier)):
             log_stage(run, out, earlier, artifacts=not run.has_artifacts(ARTIFACT_DIRS[earlier]))
     log_stage(run, out, stage)
+    run.complete()  # a training that lost the store could not end its run: its model is here, so it finished
     return run.run_id
 
 
@@ -103,21 +155,34 @@ def training_run(params: Params, key: str) -> Iterator[Callable[[CurvePoint], No
     logged = [run.logged_steps(CURVE_PREFIX + "loss")]
 
     def log_point(point: CurvePoint) -> None:
-        if point.step > logged[0]:  # a resumed training re-logs nothing
+        if point.step <= logged[0] or _Recording.behind:  # a resumed training re-logs nothing
+            return
+        try:
             run.log_step(
                 {CURVE_PREFIX + name: value for name, value in point.row().items() if name != "step"}, point.step
             )
-            logged[0] = point.step
+        except _store_failures() as error:  # a tracking blip never stops a training
+            _Recording.fell_behind(error, f"step {point.step:,}")
+            return
+        logged[0] = point.step
+
+    def end(status: str) -> None:
+        if _Recording.behind:
+            return
+        try:
+            run.end(status)
+        except _store_failures() as error:
+            _Recording.fell_behind(error, "the end of the training")
 
     try:
         yield log_point
     except (KeyboardInterrupt, TrainingInterrupted):
-        run.end("KILLED")
+        end("KILLED")
         raise
     except BaseException:
-        run.end("FAILED")
+        end("FAILED")
         raise
-    run.end("FINISHED")
+    end("FINISHED")
 
 
 def record_experiment(root: Path, name: str, rev: str, sweep: str | None = None) -> str:
@@ -132,6 +197,7 @@ def record_experiment(root: Path, name: str, rev: str, sweep: str | None = None)
         for path in (staged.model_card, staged.curves, staged.metrics):
             _fetch(fs, staged, path)
         run = ModelRun.open(root, key, params, {EXP_NAME_TAG: name, "dvc.exp_rev": rev})
+        run.complete()  # its training may have lost the store before it could end the run
         if sweep:
             run.add_to_sweep(sweep)
         for stage in RECORDED_STAGES:

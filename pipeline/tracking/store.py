@@ -57,6 +57,20 @@ def sweep_member_tag(sweep: str) -> str:
     return f"{SWEEP_TAG}.{sweep}"
 
 
+STAGE_HTTP = {**BOUNDED_HTTP, "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}  # 30 s: an artifact upload on a slow link
+
+
+def bound_store_calls() -> None:
+    """For a stage process, after its store check: every MLflow call bounded (a store that stops answering
+    mid-training costs seconds, not MLflow's minutes of retries), unless the user set those variables, and
+    urllib3's retry warnings silenced: one line says that recording is behind (pipeline/tracking/record.py)."""
+    import logging
+
+    for key, value in STAGE_HTTP.items():
+        os.environ.setdefault(key, value)
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
+
+
 def tracking_uri(root: Path) -> str:
     """MLFLOW_TRACKING_URI when set, else the SQLite store at the repository root."""
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root / STORE_FILE).resolve()}"
@@ -298,6 +312,11 @@ class ModelRun:
             mlflow_client.update_run(run.run_id, status="RUNNING")
         run.set_tags({**run_tags(), **(tags or {})})
         return run
+
+    def complete(self) -> None:
+        """FINISHED if still RUNNING: called where the experiment's outputs exist, so its training is over."""
+        if self.client.get_run(self.run_id).info.status == "RUNNING":
+            self.client.set_terminated(self.run_id, "FINISHED")
 
     def end(self, status: str) -> None:
         """FINISHED, FAILED or KILLED."""
