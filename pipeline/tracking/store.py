@@ -57,6 +57,7 @@ def sweep_member_tag(sweep: str) -> str:
     return f"{SWEEP_TAG}.{sweep}"
 
 
+ARTIFACT_ROOT_ENV = "VAE_PIPE_ARTIFACT_ROOT"  # the experiment's artifact location on a shared database
 STAGE_HTTP = {**BOUNDED_HTTP, "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}  # 30 s: an artifact upload on a slow link
 
 
@@ -208,8 +209,32 @@ def check_store(root: Path) -> str:
             raise TrackingError(f"MLflow tracking store {uri} (MLFLOW_TRACKING_URI): {message}") from None
 
 
+def _shared_database(root: Path) -> bool:
+    """MLFLOW_TRACKING_URI names a database (not a tracking server, not the project's own store): every clone
+    that uses it writes artifacts wherever the experiment's artifact location points."""
+    return "MLFLOW_TRACKING_URI" in os.environ and not tracking_uri(root).startswith(("http://", "https://"))
+
+
+def _check_artifact_location(location: str, root: Path) -> None:
+    """A local artifact location inside another clone would put this clone's artifacts there: refused."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(location)
+    if parts.scheme not in ("", "file"):
+        return  # s3://, gs://, mlflow-artifacts:// (a server's): shared by design
+    folder = Path(unquote(parts.path)).resolve()
+    owner = next((p for p in (folder, *folder.parents) if (p / ".git").exists() or (p / ".dvc").is_dir()), None)
+    if owner is not None and owner != root.resolve():
+        raise TrackingError(
+            f"MLflow experiment '{EXPERIMENT_NAME}' keeps its artifacts in {folder}, inside another clone "
+            f"({owner}): runs of this clone would store theirs there; use a tracking server (`vae-pipe server`, "
+            f"which serves artifacts) or a store whose experiment has a shared artifact location ({ARTIFACT_ROOT_ENV})"
+        )
+
+
 def experiment_id(mlflow_client: MlflowClient, root: Path) -> str:
-    """Creates the experiment on first use, with artifacts beside the local store (not under the cwd)."""
+    """Creates the experiment on first use, with artifacts beside the local store (not under the cwd), or, on
+    a shared database, at ARTIFACT_ROOT_ENV, which every clone must reach."""
     experiment = mlflow_client.get_experiment_by_name(EXPERIMENT_NAME)
     if experiment is not None:
         if experiment.lifecycle_stage == "deleted":
@@ -218,9 +243,20 @@ def experiment_id(mlflow_client: MlflowClient, root: Path) -> str:
                 f"(mlflow experiments restore --experiment-id {experiment.experiment_id}) or point "
                 "MLFLOW_TRACKING_URI at another store"
             )
+        if _shared_database(root):
+            _check_artifact_location(experiment.artifact_location, root)
         return experiment.experiment_id
-    local_store = "MLFLOW_TRACKING_URI" not in os.environ
-    location = (root / ARTIFACT_DIR).resolve().as_uri() if local_store else None
+    if _shared_database(root):
+        if not os.environ.get(ARTIFACT_ROOT_ENV):
+            raise TrackingError(
+                f"MLFLOW_TRACKING_URI {redact(tracking_uri(root))} is a database that other clones may share: set "
+                f"{ARTIFACT_ROOT_ENV} to an artifact location they all reach (a shared folder, s3://…), or use a "
+                "tracking server (`vae-pipe server`, which serves artifacts)"
+            )
+        root_env = os.environ[ARTIFACT_ROOT_ENV]
+        location = root_env if "://" in root_env else Path(root_env).resolve().as_uri()
+    else:
+        location = (root / ARTIFACT_DIR).resolve().as_uri() if "MLFLOW_TRACKING_URI" not in os.environ else None
     # The experiment kind makes the MLflow UI open on the runs table, not the GenAI overview.
     tags = {"mlflow.experimentKind": "custom_model_development"}
     try:

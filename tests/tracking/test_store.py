@@ -125,3 +125,36 @@ def test_a_database_that_does_not_answer_is_one_line_within_seconds(tmp_path, mo
     message = str(error.value)
     assert message.startswith(f"MLflow tracking store postgresql+psycopg://lab:***@127.0.0.1:{port}/mlflow")
     assert "cannot be reached within 5 s" in message and "s3cret" not in message and "\n" not in message
+
+
+def _clone(folder: Path) -> Path:
+    (folder / ".git").mkdir(parents=True)
+    return folder
+
+
+def test_a_shared_database_needs_a_shared_artifact_location(tmp_path, monkeypatch):
+    """Several clones on one database: the experiment's artifacts must not land in whichever clone came first."""
+    first, other = _clone(tmp_path / "clone-a"), _clone(tmp_path / "clone-c")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'shared.db'}")
+    monkeypatch.delenv("VAE_PIPE_ARTIFACT_ROOT", raising=False)
+    with pytest.raises(TrackingError, match=r"is a database that other clones may share: set VAE_PIPE_ARTIFACT_ROOT"):
+        check_store(first)
+    monkeypatch.setenv("VAE_PIPE_ARTIFACT_ROOT", str(tmp_path / "shared-artifacts"))
+    exp_id = check_store(first)
+    location = client(first).get_experiment(exp_id).artifact_location
+    assert location == (tmp_path / "shared-artifacts").resolve().as_uri()
+    assert check_store(other) == exp_id  # a shared folder is fine for every clone
+
+
+def test_an_experiment_whose_artifacts_live_in_another_clone_is_refused(tmp_path, monkeypatch):
+    first, other = _clone(tmp_path / "clone-a"), _clone(tmp_path / "clone-c")
+    uri = f"sqlite:///{tmp_path / 'shared.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    from mlflow import MlflowClient
+
+    MlflowClient(uri).create_experiment("vae-pipe", artifact_location=(first / "mlruns").as_uri())  # MLflow's default
+    assert check_store(first)  # its own clone: fine
+    with pytest.raises(TrackingError) as error:
+        check_store(other)
+    assert f"keeps its artifacts in {first / 'mlruns'}, inside another clone ({first})" in str(error.value)
+    assert "\n" not in str(error.value)
