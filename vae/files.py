@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -27,6 +28,11 @@ def atomic_path(target: Path) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, target)
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        # Writers through a handle (numpy, torch) name no file: the target is the one the user knows.
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target)) from None
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -3,6 +3,7 @@ command's error handler imports them all, and a stage must not import the report
 
 from __future__ import annotations
 
+import errno
 import functools
 from collections.abc import Callable
 from typing import NoReturn, TypeVar
@@ -73,6 +74,14 @@ def user_errors(command: F) -> F:
             return command(*args, **kwargs)
         except ONE_LINE as error:
             fail(str(error))
+        except OSError as error:
+            if error.errno != errno.ENOSPC:
+                raise
+            where = error.filename or "a file"
+            fail(
+                f"{command.__name__}: the disk is full: {where} could not be written (nothing half-written was "
+                "kept); free space there and run it again"
+            )
         except TrainingInterrupted as error:
             import typer
 

@@ -3,10 +3,12 @@ nothing produced earlier is touched."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
 import stat
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,9 +16,9 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.core.curves import read_curves, write_curves
-from pipeline.core.errors import OutputError, ParamsError
+from pipeline.core.errors import OutputError, ParamsError, user_errors
 from pipeline.core.params import parse_params
-from pipeline.core.paths import Outputs, write_text_atomic
+from pipeline.core.paths import Outputs, atomic_path, write_text_atomic
 from pipeline.stages import prepare
 from pipeline.stages.artifacts import load_held_out, load_train_images, load_trained
 from vae.checkpoint import save_weights
@@ -154,3 +156,44 @@ def test_damaged_training_curves_are_one_line(tmp_path, damage, message):
     path.write_text(damage(path.read_text()))
     with pytest.raises(OutputError, match=rf"models/curves\.csv: {message}; run `dvc checkout models/curves\.csv`"):
         read_curves(path)
+
+
+needs_dev_full = pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+
+
+@needs_dev_full
+def test_weights_on_a_full_disk_are_the_disk_error_not_torchs_unexpected_pos():
+    # /dev/full answers every write with ENOSPC, as a full disk does; torch alone says "unexpected pos 704 vs 598".
+    with pytest.raises(OSError) as error:
+        save_weights(VAE(CONFIG), Path("/dev/full"))
+    assert error.value.errno == errno.ENOSPC and error.value.filename == "/dev/full"
+
+
+def test_an_atomic_write_on_a_full_disk_names_its_target_and_keeps_the_old_file(tmp_path):
+    target = tmp_path / "data" / "split.npz"
+    target.parent.mkdir()
+    target.write_bytes(b"earlier output")
+    with pytest.raises(OSError) as error, atomic_path(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")  # numpy's savez through a handle names no file
+    assert error.value.errno == errno.ENOSPC and error.value.filename == str(target)
+    assert target.read_bytes() == b"earlier output" and list(target.parent.iterdir()) == [target]
+
+
+@needs_dev_full
+def test_a_full_disk_is_one_line_naming_the_stage_and_the_file():
+    import typer
+
+    app = typer.Typer()
+
+    @app.command()
+    @user_errors
+    def train() -> None:
+        save_weights(VAE(CONFIG), Path("/dev/full"))
+
+    result = CliRunner().invoke(app, [])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "error: train: the disk is full: /dev/full could not be written (nothing half-written was kept); "
+        "free space there and run it again"
+    )
