@@ -156,11 +156,11 @@ def ui(
     if uri.startswith(("http://", "https://")):  # a tracking server already serves the UI: point at it
         base = redact(uri).rstrip("/")
         typer.echo(f"the tracking store is the MLflow server at {base}; its UI is there")
-        typer.echo(ui_addresses(root, ensure_store(root), base))
+        typer.echo(ui_addresses(root, ensure_store(root, writing=False), base))
         return
     if not _port_free(port):  # before the store is created: a taken port leaves nothing behind
         _fail(f"--port {port}: 127.0.0.1:{port} is already in use (another MLflow UI?); pick another with --port")
-    exp_id = ensure_store(root)
+    exp_id = ensure_store(root, writing=False)
     base = f"http://127.0.0.1:{port}"
     typer.echo(f"MLflow UI for {redact(uri)} on {base} (Ctrl-C stops it)")
     typer.echo(ui_addresses(root, exp_id, base))

@@ -62,12 +62,13 @@ def save_tensors(state: Mapping[str, torch.Tensor], path: Path) -> None:
         torch.save({k: v.detach().cpu() for k, v in state.items()}, writer)
         handle.close()  # the last buffered bytes: a full disk can fail here too
     except (RuntimeError, OSError) as error:
-        with contextlib.suppress(OSError):
-            handle.close()
         cause = writer.error or (error if isinstance(error, OSError) else None)
         if cause is None:
             raise
         raise OSError(cause.errno, cause.strerror, str(path)) from None
+    finally:
+        with contextlib.suppress(OSError):
+            handle.close()
 
 
 def load_tensors(path: Path, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:

@@ -29,10 +29,10 @@ def atomic_path(target: Path) -> Iterator[Path]:
         yield tmp
         os.replace(tmp, target)
     except OSError as error:
-        if error.errno != errno.ENOSPC:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
         # Writers through a handle (numpy, torch) name no file: the target is the one the user knows.
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target)) from None
+        raise OSError(error.errno, os.strerror(error.errno), str(target)) from None
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -75,11 +75,11 @@ def user_errors(command: F) -> F:
         except ONE_LINE as error:
             fail(str(error))
         except OSError as error:
-            if error.errno != errno.ENOSPC:
+            if error.errno not in (errno.ENOSPC, errno.EDQUOT):
                 raise
-            where = error.filename or "a file"
+            where, full = error.filename or "a file", "full" if error.errno == errno.ENOSPC else "over its quota"
             fail(
-                f"{command.__name__}: the disk is full: {where} could not be written (nothing half-written was "
+                f"{command.__name__}: the disk is {full}: {where} could not be written (nothing half-written was "
                 "kept); free space there and run it again"
             )
         except TrainingInterrupted as error:

@@ -9,6 +9,7 @@ run is their record.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import tempfile
 from collections.abc import Callable, Iterator
@@ -94,13 +95,22 @@ class _Recording:
         )
 
 
-def _store_failures() -> tuple[type[BaseException], ...]:
-    """What a store that stopped answering raises: MLflow wraps HTTP and database failures in MlflowException;
-    requests' errors are OSErrors; SQLAlchemy's are its own."""
-    from mlflow.exceptions import MlflowException
-    from sqlalchemy.exc import SQLAlchemyError
+def store_outage(error: BaseException) -> bool:
+    """Whether `error` says the store stopped answering (or its disk is full), not that what is recorded is
+    wrong: MLflow wraps a failed HTTP call in an MlflowException raised while handling requests' error, so
+    the causes are followed. Anything else (a bad key, a permission) is a bug to show, not to wait out."""
+    import requests
+    from sqlalchemy.exc import OperationalError
 
-    return (MlflowException, OSError, SQLAlchemyError)
+    outage = (requests.ConnectionError, requests.Timeout, requests.exceptions.RetryError, OperationalError)
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, (*outage, ConnectionError, TimeoutError)):
+            return True
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def record_stage(params: Params, out: Outputs, stage: Stage, key: str | None = None) -> str | None:
@@ -114,7 +124,9 @@ def record_stage(params: Params, out: Outputs, stage: Stage, key: str | None = N
     with timings.phase("mlflow record"):
         try:
             return _record_stage(params, out, stage, key)
-        except _store_failures() as error:
+        except Exception as error:
+            if not store_outage(error):
+                raise
             _Recording.fell_behind(error, f"the {stage} stage's record")
             return None
 
@@ -127,6 +139,15 @@ def record_workspace(params: Params, out: Outputs) -> tuple[str, list[Stage]]:
     ]
     if not found:
         raise OutputError(f"{out.root}: no stage outputs to record (models/model.pt and the rest); run `dvc repro`")
+    from dvc.repo import Repo
+
+    with Repo(str(out.root)) as repo:  # outputs of other params or code would be recorded under this key
+        stale = sorted(repo.status(targets=found))
+    if stale:
+        raise OutputError(
+            f"{out.root}: the outputs of {', '.join(stale)} are not current for params.yaml and the code "
+            "(`dvc status`): run `dvc repro`, which records them as it goes"
+        )
     check_store(repo_root())
     run_id = _record_stage(params, out, found[-1], inputs_key(out.root, params))
     return run_id, found
@@ -161,7 +182,9 @@ def training_run(params: Params, key: str) -> Iterator[Callable[[CurvePoint], No
             run.log_step(
                 {CURVE_PREFIX + name: value for name, value in point.row().items() if name != "step"}, point.step
             )
-        except _store_failures() as error:  # a tracking blip never stops a training
+        except Exception as error:  # a tracking blip never stops a training
+            if not store_outage(error):
+                raise
             _Recording.fell_behind(error, f"step {point.step:,}")
             return
         logged[0] = point.step
@@ -171,7 +194,9 @@ def training_run(params: Params, key: str) -> Iterator[Callable[[CurvePoint], No
             return
         try:
             run.end(status)
-        except _store_failures() as error:
+        except Exception as error:
+            if not store_outage(error):
+                raise
             _Recording.fell_behind(error, "the end of the training")
 
     try:

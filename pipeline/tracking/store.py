@@ -158,23 +158,25 @@ DATABASE_TIMEOUT_S = 5
 def _probe_database(uri: str) -> None:
     """One connection with a short timeout before MLflow opens a PostgreSQL store: MLflow tries a database that
     does not answer 10 times over about 100 s, logging each try; this makes it one line within seconds."""
-    if not uri.startswith("postgresql"):
-        return
+    if uri.split("://", 1)[0] not in ("postgresql", "postgresql+psycopg", "postgresql+psycopg2"):
+        return  # libpq's connect_timeout: other drivers take other arguments
     import sqlalchemy
     from sqlalchemy.pool import NullPool
 
-    engine = sqlalchemy.create_engine(uri, poolclass=NullPool, connect_args={"connect_timeout": DATABASE_TIMEOUT_S})
+    engine = None
     try:
+        engine = sqlalchemy.create_engine(uri, poolclass=NullPool, connect_args={"connect_timeout": DATABASE_TIMEOUT_S})
         with engine.connect():
             pass
-    except Exception as error:  # SQLAlchemy's OperationalError around the driver's
+    except Exception as error:  # SQLAlchemy's OperationalError around the driver's, or a missing driver
         text = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
         raise TrackingError(
             f"MLflow tracking store {redact(uri)} (MLFLOW_TRACKING_URI): the database cannot be reached within "
             f"{DATABASE_TIMEOUT_S} s ({scrub(text, uri)}): is PostgreSQL running there (vae-pipe server starts one)?"
         ) from None
     finally:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
 
 
 def _first_line(error: BaseException) -> str:
@@ -188,9 +190,10 @@ def _first_line(error: BaseException) -> str:
     return text if len(text) <= 2000 else text[:1997] + "..."
 
 
-def check_store(root: Path) -> str:
+def check_store(root: Path, writing: bool = True) -> str:
     """Reachable, schema current, experiment present (created on first use): the experiment id, or one
-    line (TrackingError) within seconds, before any stage trains or evaluates."""
+    line (TrackingError) within seconds, before any stage trains or evaluates. `writing` False (the UI):
+    where the experiment keeps its artifacts is not checked."""
     uri = redact(tracking_uri(root))
     if "://" not in uri:
         raise TrackingError(
@@ -201,7 +204,7 @@ def check_store(root: Path) -> str:
         _probe_database(tracking_uri(root))
         try:
             with store_lock(root):
-                return experiment_id(client(root), root)
+                return experiment_id(client(root), root, writing)
         except TrackingError:
             raise
         except Exception as error:  # MLflow raises many kinds (MlflowException, requests', SQLAlchemy's)
@@ -210,9 +213,32 @@ def check_store(root: Path) -> str:
 
 
 def _shared_database(root: Path) -> bool:
-    """MLFLOW_TRACKING_URI names a database (not a tracking server, not the project's own store): every clone
-    that uses it writes artifacts wherever the experiment's artifact location points."""
-    return "MLFLOW_TRACKING_URI" in os.environ and not tracking_uri(root).startswith(("http://", "https://"))
+    """MLFLOW_TRACKING_URI names a database server (not a tracking server, not a SQLite file): every clone that
+    uses it writes artifacts wherever the experiment's artifact location points."""
+    return bool(os.environ.get("MLFLOW_TRACKING_URI")) and not tracking_uri(root).startswith(
+        ("http://", "https://", "sqlite:")
+    )
+
+
+def _new_artifact_location(root: Path) -> str | None:
+    """Where a new experiment keeps its artifacts: beside the project's own store, beside a SQLite file named
+    by MLFLOW_TRACKING_URI, at ARTIFACT_ROOT_ENV on a database server (one line when it is unset), or the
+    tracking server's choice."""
+    uri = tracking_uri(root)
+    if not os.environ.get("MLFLOW_TRACKING_URI"):
+        return (root / ARTIFACT_DIR).resolve().as_uri()
+    if uri.startswith("sqlite:///"):
+        return (Path(uri.removeprefix("sqlite:///")).parent / ARTIFACT_DIR).resolve().as_uri()
+    if not _shared_database(root):
+        return None
+    if not os.environ.get(ARTIFACT_ROOT_ENV):
+        raise TrackingError(
+            f"MLFLOW_TRACKING_URI {redact(uri)} is a database that other clones may share: set "
+            f"{ARTIFACT_ROOT_ENV} to an artifact location they all reach (a shared folder, s3://…), or use a "
+            "tracking server (`vae-pipe server`, which serves artifacts)"
+        )
+    shared = os.environ[ARTIFACT_ROOT_ENV]
+    return shared if "://" in shared else (root / shared).resolve().as_uri()  # relative: to the repository
 
 
 def _check_artifact_location(location: str, root: Path) -> None:
@@ -232,7 +258,7 @@ def _check_artifact_location(location: str, root: Path) -> None:
         )
 
 
-def experiment_id(mlflow_client: MlflowClient, root: Path) -> str:
+def experiment_id(mlflow_client: MlflowClient, root: Path, writing: bool = True) -> str:
     """Creates the experiment on first use, with artifacts beside the local store (not under the cwd), or, on
     a shared database, at ARTIFACT_ROOT_ENV, which every clone must reach."""
     experiment = mlflow_client.get_experiment_by_name(EXPERIMENT_NAME)
@@ -243,20 +269,12 @@ def experiment_id(mlflow_client: MlflowClient, root: Path) -> str:
                 f"(mlflow experiments restore --experiment-id {experiment.experiment_id}) or point "
                 "MLFLOW_TRACKING_URI at another store"
             )
-        if _shared_database(root):
+        if writing and os.environ.get("MLFLOW_TRACKING_URI") and experiment.artifact_location:
             _check_artifact_location(experiment.artifact_location, root)
         return experiment.experiment_id
-    if _shared_database(root):
-        if not os.environ.get(ARTIFACT_ROOT_ENV):
-            raise TrackingError(
-                f"MLFLOW_TRACKING_URI {redact(tracking_uri(root))} is a database that other clones may share: set "
-                f"{ARTIFACT_ROOT_ENV} to an artifact location they all reach (a shared folder, s3://…), or use a "
-                "tracking server (`vae-pipe server`, which serves artifacts)"
-            )
-        root_env = os.environ[ARTIFACT_ROOT_ENV]
-        location = root_env if "://" in root_env else Path(root_env).resolve().as_uri()
-    else:
-        location = (root / ARTIFACT_DIR).resolve().as_uri() if "MLFLOW_TRACKING_URI" not in os.environ else None
+    location = _new_artifact_location(root)
+    if location is not None and os.environ.get("MLFLOW_TRACKING_URI"):
+        _check_artifact_location(location, root)
     # The experiment kind makes the MLflow UI open on the runs table, not the GenAI overview.
     tags = {"mlflow.experimentKind": "custom_model_development"}
     try:
@@ -268,9 +286,9 @@ def experiment_id(mlflow_client: MlflowClient, root: Path) -> str:
         return experiment.experiment_id
 
 
-def ensure_store(root: Path) -> str:
+def ensure_store(root: Path, writing: bool = True) -> str:
     """Create (migrate) the store and the experiment once, before parallel writers start."""
-    return check_store(root)
+    return check_store(root, writing)
 
 
 def _git_commit() -> str | None:

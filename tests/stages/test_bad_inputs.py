@@ -143,7 +143,7 @@ ROWS = [
         (lambda text: text[:-4], "cut short or not a training-curves file"),
         (lambda text: text.replace("2.25", "2.2x"), "line 3 is damaged"),
         (lambda text: text.replace("10.0,", "5.0,"), "line 3 is damaged"),  # steps go back: two files run together
-        (lambda text: text.replace("3.0", "nan"), "line 2 is damaged"),
+        (lambda text: text.replace("3.0,", ","), "line 2 is damaged"),  # an empty field
         (lambda text: text.splitlines(keepends=True)[0], "cut short or not a training-curves file"),
         (lambda text: "", "cut short or not a training-curves file"),
     ],

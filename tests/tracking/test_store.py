@@ -132,18 +132,27 @@ def _clone(folder: Path) -> Path:
     return folder
 
 
-def test_a_shared_database_needs_a_shared_artifact_location(tmp_path, monkeypatch):
+def test_a_database_server_needs_a_shared_artifact_location(tmp_path, monkeypatch):
     """Several clones on one database: the experiment's artifacts must not land in whichever clone came first."""
-    first, other = _clone(tmp_path / "clone-a"), _clone(tmp_path / "clone-c")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'shared.db'}")
+    from pipeline.tracking.store import _new_artifact_location
+
+    clone = _clone(tmp_path / "clone-a")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql://lab:s3cret@db.lab:5432/mlflow")
     monkeypatch.delenv("VAE_PIPE_ARTIFACT_ROOT", raising=False)
     with pytest.raises(TrackingError, match=r"is a database that other clones may share: set VAE_PIPE_ARTIFACT_ROOT"):
-        check_store(first)
-    monkeypatch.setenv("VAE_PIPE_ARTIFACT_ROOT", str(tmp_path / "shared-artifacts"))
+        _new_artifact_location(clone)
+    monkeypatch.setenv("VAE_PIPE_ARTIFACT_ROOT", "s3://lab/vae-pipe")
+    assert _new_artifact_location(clone) == "s3://lab/vae-pipe"
+    monkeypatch.setenv("VAE_PIPE_ARTIFACT_ROOT", "../shared")  # relative: to the repository, not the cwd
+    assert _new_artifact_location(clone) == (tmp_path / "shared").resolve().as_uri()
+
+
+def test_a_sqlite_file_keeps_artifacts_beside_it_for_every_clone(tmp_path, monkeypatch):
+    first, other = _clone(tmp_path / "clone-a"), _clone(tmp_path / "clone-c")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'shared.db'}")
     exp_id = check_store(first)
-    location = client(first).get_experiment(exp_id).artifact_location
-    assert location == (tmp_path / "shared-artifacts").resolve().as_uri()
-    assert check_store(other) == exp_id  # a shared folder is fine for every clone
+    assert client(first).get_experiment(exp_id).artifact_location == (tmp_path / "mlruns").resolve().as_uri()
+    assert check_store(other) == exp_id
 
 
 def test_an_experiment_whose_artifacts_live_in_another_clone_is_refused(tmp_path, monkeypatch):

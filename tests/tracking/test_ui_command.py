@@ -28,7 +28,7 @@ def test_ui_hands_a_database_password_to_the_server_through_its_environment_only
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.chdir(tmp_path)
     # The store itself is not under test here (the cluster tests run a real PostgreSQL-backed server).
-    monkeypatch.setattr(store, "ensure_store", lambda root: "1")
+    monkeypatch.setattr(store, "ensure_store", lambda root, writing=True: "1")
     monkeypatch.setattr(ui, "ui_addresses", lambda root, exp_id, base: f"Runs table: {base}/#/experiments/1")
     started = {}
     monkeypatch.setattr(cli.os, "execve", lambda path, argv, env: started.update(argv=argv, env=env))

@@ -95,7 +95,7 @@ def prepare_once(root: Path, states: list[PointState], on_note: Callable[[str], 
         return
     finally:
         dvc_logger.setLevel(level)
-    if ran:
+    if any(stage.name == "prepare" for stage in ran):  # not when only the validate stage ran
         on_note("prepared the data once (DVC stage prepare); the points restore it from DVC's run-cache")
 
 
