@@ -70,13 +70,16 @@ def _escape_filter_value(what: str, value: str) -> str:
     return value
 
 
-def mlflow_filter(sweep: str | None = None, dataset: str | None = None, since: datetime | None = None) -> str:
-    """MLflow search syntax for the filters (a naive `since` is local time)."""
+def mlflow_filter(
+    sweep: str | None = None, dataset: str | None = None, since: datetime | None = None, legacy: bool = False
+) -> str:
+    """MLflow search syntax for the filters (a naive `since` is local time). `legacy`: a sweep as runs recorded
+    before a run could belong to several sweeps name it, in `vae_pipe.sweep` alone."""
     clauses = []
     if sweep is not None:
         if not SWEEP_NAME.fullmatch(_escape_filter_value("sweep", sweep)):
             raise ReportError(f"sweep {sweep!r}: not a sweep name (letters, digits, '_', '.' and '-')")
-        clauses.append(f"tags.`{sweep_member_tag(sweep)}` = 'true'")
+        clauses.append(f"tags.`{SWEEP_TAG}` = '{sweep}'" if legacy else f"tags.`{sweep_member_tag(sweep)}` = 'true'")
     if dataset is not None:
         clauses.append(f"params.`data.dataset` = '{_escape_filter_value('dataset', dataset)}'")
     if since is not None:
@@ -129,6 +132,10 @@ def find_runs(
     if experiment is None or experiment.lifecycle_stage != "active":
         raise ReportError(f"no MLflow experiment '{EXPERIMENT_NAME}' in {store}: train and evaluate a model first")
     found = fetch_runs(mlflow_client, [experiment.experiment_id], filter_string)
+    if sweep is not None:  # MLflow's search has no `or`: the sweep's runs recorded before member tags, added
+        known = {run.info.run_id for run in found}
+        older = fetch_runs(mlflow_client, [experiment.experiment_id], mlflow_filter(sweep, dataset, since, legacy=True))
+        found += [run for run in older if run.info.run_id not in known]
     records = [run_record(run) for run in found]
     runs = sorted((r for r in records if r is not None), key=lambda r: r.sort_key)
     if not runs:

@@ -296,6 +296,7 @@ def test_filters_use_mlflow_syntax():
         mlflow_filter(sweep="it's")
     with pytest.raises(ReportError, match="not a sweep name"):
         mlflow_filter(sweep="a b")
+    assert mlflow_filter("s1", legacy=True) == f"tags.`{SWEEP_TAG}` = 's1'"  # runs recorded before member tags
 
 
 def test_the_arithmetic_imports_no_mlflow():
@@ -474,3 +475,13 @@ def test_browser_check_sees_a_broken_image(tmp_path):
     chromium = require_chromium()
     (tmp_path / "page.html").write_text('<html><body><img src="missing.png"><p>text</p></body></html>')
     assert image_widths(chromium, (tmp_path / "page.html").as_uri()) == [0]
+
+
+def test_a_sweep_recorded_before_runs_had_member_tags_is_still_found(tmp_path, monkeypatch):
+    from pipeline.report.runs import find_runs
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    ModelRun.open(tmp_path, "digest-old", parse_params({"beta": 2.0}), {SWEEP_TAG: "old"})  # the earlier tagging
+    ModelRun.open(tmp_path, "digest-new", parse_params({"beta": 4.0})).add_to_sweep("old")
+    ModelRun.open(tmp_path, "digest-other", parse_params({"beta": 8.0})).add_to_sweep("other")
+    assert sorted(run.beta for run in find_runs(tmp_path, sweep="old").runs) == [2.0, 4.0]
