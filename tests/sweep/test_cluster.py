@@ -67,7 +67,7 @@ def _with_password(url: str) -> str:
 def test_cluster_sweep_survives_a_killed_worker(server, tmp_path):
     url, backend, server_process = server
     assert backend.split(":")[2].split("@")[0] not in cmdline(server_process.pid)  # no DB password in `ps`
-    params = {"train": {"steps": 120, "checkpoint_every": 20}, "sweep": {"beta": [1, 4], "seed": [0, 1]}}
+    params = {"train": {"steps": 120, "checkpoint_every": 20}, "sweep": {"beta": [1, 4], "seed": [0]}}
     project, remote = project_with_remotes(tmp_path, params)
     env = {**project.env, "MLFLOW_TRACKING_URI": _with_password(url)}
     worker_env = {k: v for k, v in project.env.items()}
@@ -107,7 +107,7 @@ def test_cluster_sweep_survives_a_killed_worker(server, tmp_path):
         output = sweep.stdout + sweep.stderr
         assert sweep.returncode == 0, output
         assert killed.is_set(), "worker A was never seen training with a checkpoint"
-        assert output.count(": done") >= 4, output
+        assert output.count(": done") >= 2, output
         logs = "".join(path.read_text(errors="replace") for path in tmp_path.glob("worker-*/**/*.log"))
         assert "Running stage 'train'" in logs  # the DVC logs of the clones are among them
         assert SECRET not in output + logs
@@ -119,9 +119,7 @@ def test_cluster_sweep_survives_a_killed_worker(server, tmp_path):
         experiment = client.get_experiment_by_name("vae-pipe")
         everything = client.search_runs([experiment.experiment_id], run_view_type=3)
         runs = [r for r in everything if "writer" not in r.data.tags]  # the other test's runs
-        assert sorted((r.data.params["beta"], r.data.params["seed"]) for r in runs) == [
-            ("1.0", "0"), ("1.0", "1"), ("4.0", "0"), ("4.0", "1"),
-        ]  # fmt: skip
+        assert sorted((r.data.params["beta"], r.data.params["seed"]) for r in runs) == [("1.0", "0"), ("4.0", "0")]
         assert {r.info.status for r in runs} == {"FINISHED"}
         assert {r.data.tags["vae_pipe.sweep"] for r in runs} == {"lab"}
         for run in runs:
@@ -134,7 +132,7 @@ def test_cluster_sweep_survives_a_killed_worker(server, tmp_path):
             ["vae-pipe", "sweep", "--cluster", address, "--name", "lab"],
             cwd=project.root, env=env, capture_output=True, text=True, timeout=600,
         )  # fmt: skip
-        assert again.returncode == 0 and (again.stdout + again.stderr).count("done before") >= 4, again.stderr
+        assert again.returncode == 0 and (again.stdout + again.stderr).count("done before") >= 2, again.stderr
         assert len(client.search_runs([experiment.experiment_id], run_view_type=3)) == len(everything)
 
     # A third clone elsewhere sees the whole sweep: DVC experiments and the report from the server.
@@ -145,10 +143,10 @@ def test_cluster_sweep_survives_a_killed_worker(server, tmp_path):
     assert pulled.returncode == 0, pulled.stderr
     shown = run("dvc", "exp", "show", "--json")
     listed = [exp for rev in json.loads(shown.stdout) for exp in rev.get("experiments") or []]
-    assert len(listed) == 4, shown.stdout[:2000]
+    assert len(listed) == 2, shown.stdout[:2000]
     report = run("vae-pipe", "report", "--sweep", "lab")
     assert report.returncode == 0, report.stderr
-    assert "report of 4 runs" in report.stdout
+    assert "report of 2 runs" in report.stdout
     page = (third / "reports" / "index.html").read_text()
     assert SECRET not in page + report.stdout + report.stderr and "lab:***@127.0.0.1" in page
 
