@@ -87,7 +87,7 @@ def sweep(
         if cluster is not None or scheduler_file is not None:
             from pipeline.sweep.cluster.run import cluster_sweep
 
-            failed = cluster_sweep(root, grid, sweep_name, cluster, scheduler_file, git_remote, dry_run)
+            failed = cluster_sweep(root, grid, sweep_name, cluster, scheduler_file, git_remote, dry_run, progress_every)
         else:
             from pipeline.sweep.local.run import local_sweep
 

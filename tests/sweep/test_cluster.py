@@ -96,7 +96,7 @@ def test_cluster_sweep_survives_a_killed_worker(server, tmp_path):
         killer = threading.Thread(target=kill_mid_training, daemon=True)
         killer.start()
         sweep = subprocess.run(
-            ["vae-pipe", "sweep", "--cluster", address, "--name", "lab"],
+            ["vae-pipe", "sweep", "--cluster", address, "--name", "lab", "--progress-every", "2"],
             cwd=project.root,
             env=env,
             capture_output=True,
@@ -108,6 +108,7 @@ def test_cluster_sweep_survives_a_killed_worker(server, tmp_path):
         assert sweep.returncode == 0, output
         assert killed.is_set(), "worker A was never seen training with a checkpoint"
         assert output.count(": done") >= 2, output
+        assert "images/s, training eta" in output or "images/s, evaluating" in output, output  # progress lines
         logs = "".join(path.read_text(errors="replace") for path in tmp_path.glob("worker-*/**/*.log"))
         assert "Running stage 'train'" in logs  # the DVC logs of the clones are among them
         assert SECRET not in output + logs

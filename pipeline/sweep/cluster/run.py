@@ -7,6 +7,7 @@ from pathlib import Path
 from pipeline.sweep.cluster.dispatch import connect, plan, run_cluster, worker_count
 from pipeline.sweep.grid import GridPoint
 from pipeline.sweep.plan import FAILED
+from pipeline.sweep.progress import running_trainings
 from pipeline.sweep.view import SweepView
 
 
@@ -18,6 +19,7 @@ def cluster_sweep(
     scheduler_file: Path | None,
     remote: str,
     dry_run: bool,
+    progress_every: float = 60.0,
 ) -> bool:
     """Run the grid on the cluster, showing progress; returns whether any point failed."""
     import typer
@@ -25,7 +27,9 @@ def cluster_sweep(
     states = plan(root, grid)
     with connect(address, scheduler_file) as dask_client:
         workers = worker_count(dask_client)
-        view = SweepView(f"{sweep} on {dask_client.scheduler.address}", workers, 1)
+        # Training progress from the shared store, as the local sweep reads it (it said "not training yet").
+        trainings = lambda names: running_trainings(root, names)  # noqa: E731
+        view = SweepView(f"{sweep} on {dask_client.scheduler.address}", workers, 1, trainings, progress_every)
         if dry_run:
             view.print_table(states)
             return False
