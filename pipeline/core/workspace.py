@@ -43,9 +43,9 @@ def _digest(path: Path) -> str:
         return "(missing)"
 
 
-def _lock(lock_path: Path, holder: str, wait: Callable[[str], None] | None) -> TextIO | None:
-    """The open, locked file (its text names the holder), or None when another holds it and `wait` is None;
-    with `wait`, it is told who holds the lock and the lock is waited for."""
+def _lock(lock_path: Path, holder: str, wait: Callable[[str], None] | None) -> TextIO:
+    """The open, locked file (its text names the holder). When another holds it: _Busy without `wait`; with
+    `wait`, it is told who holds the lock and the lock is waited for."""
     handle = lock_path.open("a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -104,8 +104,7 @@ def sweep_guard(root: Path, sweep: str, on_wait: Callable[[str], None]) -> Itera
     try:
         yield
     finally:
-        if handle is not None:
-            _release(handle)
+        _release(handle)
 
 
 def check_params_unchanged() -> None:

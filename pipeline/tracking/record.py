@@ -25,7 +25,7 @@ from pipeline.core.identity import inputs_key
 from pipeline.core.params import PARAMS_FILE, Params, flatten, parse_params
 from pipeline.core.paths import Outputs, repo_root
 from pipeline.core.workspace import check_params_unchanged
-from pipeline.tracking.store import EXP_NAME_TAG, MODEL_DIGEST_TAG, ModelRun, check_store
+from pipeline.tracking.store import EXP_NAME_TAG, MODEL_DIGEST_TAG, ModelRun, check_store, first_line
 
 if TYPE_CHECKING:
     from dvc.api import DVCFileSystem
@@ -85,7 +85,7 @@ class _Recording:
         import typer
 
         cls.behind = True
-        reason = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+        reason = first_line(error)
         typer.secho(
             f"warning: MLflow recording is behind from {where} ({reason[:160]}); the stage goes on and writes its "
             "outputs; the run is completed from them when the store answers (the next stage, the next sweep, "
@@ -113,6 +113,22 @@ def store_outage(error: BaseException) -> bool:
     return False
 
 
+@contextlib.contextmanager
+def _outage_tolerated(where: str) -> Iterator[None]:
+    """A store outage inside the block makes recording fall behind (one line) instead of failing the stage;
+    any other error goes on up."""
+    try:
+        yield
+    except Exception as error:
+        if not store_outage(error):
+            raise
+        _Recording.fell_behind(error, where)
+
+
+def _has_outputs(out: Outputs, stage: Stage) -> bool:
+    return bool(files := stage_files(out, stage)) and all(path.exists() for path in files)
+
+
 def record_stage(params: Params, out: Outputs, stage: Stage, key: str | None = None) -> str | None:
     """What a stage calls after writing its outputs; returns the MLflow run id, or None when the store does
     not answer (one line says so: the outputs stand, the run is completed later). `key`: the experiment's
@@ -121,22 +137,15 @@ def record_stage(params: Params, out: Outputs, stage: Stage, key: str | None = N
     if _Recording.behind:
         return None
     key = key or inputs_key(out.root, params)
-    with timings.phase("mlflow record"):
-        try:
-            return _record_stage(params, out, stage, key)
-        except Exception as error:
-            if not store_outage(error):
-                raise
-            _Recording.fell_behind(error, f"the {stage} stage's record")
-            return None
+    with timings.phase("mlflow record"), _outage_tolerated(f"the {stage} stage's record"):
+        return _record_stage(params, out, stage, key)
+    return None  # the store stopped answering: recording is behind
 
 
 def record_workspace(params: Params, out: Outputs) -> tuple[str, list[Stage]]:
     """`vae-pipe record`: the run of this workspace's experiment completed from the outputs it holds (after
     a store outage, say): (run id, the stages whose outputs were found)."""
-    found = [
-        stage for stage in RECORDED_STAGES if (files := stage_files(out, stage)) and all(p.exists() for p in files)
-    ]
+    found = [stage for stage in RECORDED_STAGES if _has_outputs(out, stage)]
     if not found:
         raise OutputError(f"{out.root}: no stage outputs to record (models/model.pt and the rest); run `dvc repro`")
     from dvc.repo import Repo
@@ -158,7 +167,7 @@ def _record_stage(params: Params, out: Outputs, stage: Stage, key: str) -> str:
     # DVC skips an unchanged earlier stage: an experiment that differs only in eval.* still gets the
     # model and curves in its own run, from the outputs DVC checked out.
     for earlier in RECORDED_STAGES[: RECORDED_STAGES.index(stage)]:
-        if all(path.exists() for path in stage_files(out, earlier)):
+        if _has_outputs(out, earlier):
             log_stage(run, out, earlier, artifacts=not run.has_artifacts(ARTIFACT_DIRS[earlier]))
     log_stage(run, out, stage)
     run.complete()  # a training that lost the store could not end its run: its model is here, so it finished
@@ -178,26 +187,16 @@ def training_run(params: Params, key: str) -> Iterator[Callable[[CurvePoint], No
     def log_point(point: CurvePoint) -> None:
         if point.step <= logged[0] or _Recording.behind:  # a resumed training re-logs nothing
             return
-        try:
+        with _outage_tolerated(f"step {point.step:,}"):  # a tracking blip never stops a training
             run.log_step(
                 {CURVE_PREFIX + name: value for name, value in point.row().items() if name != "step"}, point.step
             )
-        except Exception as error:  # a tracking blip never stops a training
-            if not store_outage(error):
-                raise
-            _Recording.fell_behind(error, f"step {point.step:,}")
-            return
-        logged[0] = point.step
+            logged[0] = point.step
 
     def end(status: str) -> None:
-        if _Recording.behind:
-            return
-        try:
-            run.end(status)
-        except Exception as error:
-            if not store_outage(error):
-                raise
-            _Recording.fell_behind(error, "the end of the training")
+        if not _Recording.behind:
+            with _outage_tolerated("the end of the training"):
+                run.end(status)
 
     try:
         yield log_point

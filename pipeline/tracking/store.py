@@ -169,18 +169,22 @@ def _probe_database(uri: str) -> None:
         with engine.connect():
             pass
     except Exception as error:  # SQLAlchemy's OperationalError around the driver's, or a missing driver
-        text = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
         raise TrackingError(
             f"MLflow tracking store {redact(uri)} (MLFLOW_TRACKING_URI): the database cannot be reached within "
-            f"{DATABASE_TIMEOUT_S} s ({scrub(text, uri)}): is PostgreSQL running there (vae-pipe server starts one)?"
+            f"{DATABASE_TIMEOUT_S} s ({scrub(first_line(error), uri)}): is PostgreSQL running there (vae-pipe server starts one)?"
         ) from None
     finally:
         if engine is not None:
             engine.dispose()
 
 
+def first_line(error: BaseException) -> str:
+    """An error's first non-empty line, or its type's name: MLflow's and SQLAlchemy's messages run on for lines."""
+    return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+
+
 def _first_line(error: BaseException) -> str:
-    text = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+    text = first_line(error)
     if "Max retries exceeded" in text or "Connection refused" in text:
         return (
             f"no answer (tried {1 + int(os.environ['MLFLOW_HTTP_REQUEST_MAX_RETRIES'])} times): is the server running?"
@@ -212,24 +216,17 @@ def check_store(root: Path, writing: bool = True) -> str:
             raise TrackingError(f"MLflow tracking store {uri} (MLFLOW_TRACKING_URI): {message}") from None
 
 
-def _shared_database(root: Path) -> bool:
-    """MLFLOW_TRACKING_URI names a database server (not a tracking server, not a SQLite file): every clone that
-    uses it writes artifacts wherever the experiment's artifact location points."""
-    return bool(os.environ.get("MLFLOW_TRACKING_URI")) and not tracking_uri(root).startswith(
-        ("http://", "https://", "sqlite:")
-    )
-
-
 def _new_artifact_location(root: Path) -> str | None:
     """Where a new experiment keeps its artifacts: beside the project's own store, beside a SQLite file named
     by MLFLOW_TRACKING_URI, at ARTIFACT_ROOT_ENV on a database server (one line when it is unset), or the
-    tracking server's choice."""
+    tracking server's choice. A database server is what several clones share with no server to hold artifacts:
+    MLflow would put them in whichever clone created the experiment."""
     uri = tracking_uri(root)
     if not os.environ.get("MLFLOW_TRACKING_URI"):
         return (root / ARTIFACT_DIR).resolve().as_uri()
     if uri.startswith("sqlite:///"):
         return (Path(uri.removeprefix("sqlite:///")).parent / ARTIFACT_DIR).resolve().as_uri()
-    if not _shared_database(root):
+    if uri.startswith(("http://", "https://")):
         return None
     if not os.environ.get(ARTIFACT_ROOT_ENV):
         raise TrackingError(
