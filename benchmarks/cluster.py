@@ -1,5 +1,5 @@
 """Overhead per grid point of `vae-pipe sweep --cluster` (Dask, two workers, a PostgreSQL-backed MLflow
-server, git and DVC remotes, all on 127.0.0.1) against the local DVC queue (`--jobs 2`, SQLite store), on
+server, git and DVC remotes, all on 127.0.0.1) against the local sweep (`--jobs 2`, SQLite store), on
 the same tiny grid (testkit's TINY_PARAMS, 2 β × 2 seeds), each in a fresh project copy; then the same
 sweep again, when every point is done before.
 
@@ -73,7 +73,7 @@ def main() -> None:
         work = Path(tmp)
         project_env(work)  # the same environment the tests use
         first_local, again_local = local(work, grid)
-        print(f"local queue: {first_local:.1f} s, again {again_local:.1f} s", flush=True)
+        print(f"local:       {first_local:.1f} s, again {again_local:.1f} s", flush=True)
         first_cluster, again_cluster = cluster(work, grid)
         print(f"cluster:     {first_cluster:.1f} s, again {again_cluster:.1f} s", flush=True)
     n = args.points

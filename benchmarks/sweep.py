@@ -37,8 +37,8 @@ from testkit.project import TINY_PARAMS, create_project, merge  # noqa: E402  (t
 
 
 def sweep_processes(root: Path) -> dict[int, float]:
-    """{pid: CPU seconds so far} of every `vae-pipe sweep` process working in `root`: the command and the
-    copies of it that DVC forks to watch each queue worker."""
+    """{pid: CPU seconds so far} of every `vae-pipe sweep` process working in `root` (its points' `dvc exp run`
+    processes are DVC's share, not counted here)."""
     found = {}
     tick = os.sysconf("SC_CLK_TCK")
     for proc in Path("/proc").iterdir():
@@ -209,7 +209,7 @@ def summarise(
     )
     dvc_per_point = wall * workers / points - stage_time
     print(
-        f"  {'DVC per point: queue, repository copy, checkout, commit':<55} {dvc_per_point:8.2f} s (wall × workers / points − stage processes)"
+        f"  {'DVC per point: repository copy, checkout, commit':<55} {dvc_per_point:8.2f} s (wall × workers / points − stage processes)"
     )
     print("\nthe vae-pipe sweep process:")
     for line in sweep_lines:

@@ -36,7 +36,7 @@ def sweep(
             "--jobs",
             "-j",
             min=1,
-            help="Parallel DVC queue workers, each with cores / jobs threads "
+            help="Grid points trained at once, each with cores / jobs threads "
             "(default: one per core, at most one per 2 GB of memory).",
         ),
     ] = None,
@@ -47,10 +47,6 @@ def sweep(
         str | None, typer.Option(help="Sweep name, tagged on its MLflow runs (default: sweep-DATE-TIME).")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the grid and what would run; run nothing.")] = False,
-    leave_running: Annotated[
-        bool,
-        typer.Option("--leave-running", help="On Ctrl-C, leave this sweep's points running in DVC's queue."),
-    ] = False,
     progress_every: Annotated[
         float,
         typer.Option(
@@ -71,7 +67,7 @@ def sweep(
         str, typer.Option(help="With --cluster: the git remote (name or URL) workers clone and push to.")
     ] = "origin",
 ) -> None:
-    """Run the grid in params.yaml `sweep:` as DVC experiments, one per point, in DVC's queue or on a Dask cluster."""
+    """Run the grid in params.yaml `sweep:` as DVC experiments, one per point, here or on a Dask cluster."""
     import contextlib
     import time
 
@@ -91,7 +87,7 @@ def sweep(
         else:
             from pipeline.sweep.local.run import local_sweep
 
-            failed = local_sweep(root, grid, sweep_name, jobs, progress_every, leave_running, dry_run)
+            failed = local_sweep(root, grid, sweep_name, jobs, progress_every, dry_run)
     if failed:
         raise typer.Exit(1)
 

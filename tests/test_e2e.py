@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -80,6 +81,20 @@ def test_repro_noop_and_exp_run_are_tracked(make_project):
     assert "Running stage 'train'" not in again.stdout
     _, runs = mlflow_runs(root)
     assert sorted(run.data.params["beta"] for run in runs) == ["4.0", "8.0"]
+
+    # DVC's own queue, for users who prefer it to `vae-pipe sweep`: the stages record wherever they run.
+    project.run("dvc", "exp", "run", "--queue", "-S", "beta=2", "--name", "queued-beta2")
+    project.run("dvc", "queue", "start", "-j", "1")
+    deadline = time.monotonic() + 300
+    while "queued-beta2" not in project.run("dvc", "exp", "list", "--name-only").stdout:
+        status = project.run("dvc", "queue", "status").stdout
+        assert "Failed" not in status, project.run("dvc", "queue", "logs", "queued-beta2").stdout
+        assert time.monotonic() < deadline, status
+        time.sleep(1)
+    _, runs = mlflow_runs(root)
+    queued = next(run for run in runs if run.data.params["beta"] == "2.0")
+    assert queued.info.status == "FINISHED" and queued.data.tags["dvc.exp_name"] == "queued-beta2"
+    assert {"elbo", "mig"} <= queued.data.metrics.keys()
 
 
 def test_bad_param_is_one_line_before_any_work(make_project):

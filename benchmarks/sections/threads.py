@@ -138,7 +138,7 @@ def run_workers(jobs: int, threads: int, plan: Plan, work: Path) -> list[dict[st
 
 def bench_threads(plan: Plan, work: Path, out: Out, res: Results) -> None:
     cores = cpu_count()
-    from pipeline.sweep.local.queue import default_jobs as sweep_default_jobs
+    from pipeline.sweep.local.run import default_jobs as sweep_default_jobs
 
     default_jobs = sweep_default_jobs(cores)
     default = (default_jobs, max(1, cores // default_jobs))

@@ -8,7 +8,6 @@ import time
 from rich.console import Console
 
 from pipeline.sweep.grid import GridPoint
-from pipeline.sweep.local.watch import split_done
 from pipeline.sweep.plan import QUEUED, RUNNING, PointState
 from pipeline.sweep.progress import Training, running_trainings
 from pipeline.sweep.view import SweepView
@@ -81,14 +80,3 @@ def test_progress_survives_a_store_error():
     view, buffer = _view(broken, every=1)
     view.print_progress([PointState(GridPoint((("beta", 4.0),)), "b4-x", RUNNING)])
     assert "not training yet (training progress unavailable: ConnectionError)" in buffer.getvalue()
-
-
-def test_points_that_left_the_queue_are_split_by_their_experiment_refs():
-    calls = []
-
-    def finished() -> dict[str, str]:
-        calls.append(1)
-        return {"a": "sha-a"}
-
-    assert split_done([], finished) == ([], []) and not calls  # nothing left the queue: no ref lookup
-    assert split_done(["a", "b"], finished) == (["a"], ["b"])

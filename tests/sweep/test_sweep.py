@@ -20,20 +20,19 @@ from tests.browser import image_widths, require_chromium, screenshot
 pytestmark = pytest.mark.e2e
 
 
-def _queue_workers_gone(root: Path, seconds: float = 30) -> bool:
-    """No queue worker or helper of a sweep alive in `root` (workers take a few seconds to exit)."""
+def _nothing_left_running(root: Path, seconds: float = 30) -> bool:
+    """No process of the sweep alive in `root`: its `dvc exp run`s (in the repository) and their stages (in
+    DVC's temporary copies under .dvc/tmp), waited for a few seconds."""
     deadline = time.monotonic() + seconds
+    inside = root.resolve()
     while time.monotonic() < deadline:
         alive = []
         for proc in Path("/proc").iterdir():
             try:
-                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
                 cwd = (proc / "cwd").resolve()
             except (OSError, RuntimeError):
                 continue
-            # the worker, or the daemonised copy of `vae-pipe sweep` that DVC forks to watch it
-            started_here = b"queue-worker" in cmdline or (b"vae-pipe" in cmdline and b"sweep" in cmdline)
-            if started_here and cwd == root.resolve():
+            if proc.name.isdigit() and int(proc.name) != os.getpid() and cwd.is_relative_to(inside):
                 alive.append(proc.name)
         if not alive:
             return True
@@ -60,7 +59,7 @@ def test_sweep_runs_each_point_once_and_records_all(make_project):
     for run in runs:
         assert "mig" in run.data.metrics
         assert client.get_metric_history(run.info.run_id, "train.loss")
-    assert _queue_workers_gone(project.root), "a DVC queue worker of the finished sweep is still alive"
+    assert _nothing_left_running(project.root), "a process of the finished sweep is still running"
 
     (project.root / "NOTES.md").write_text("a commit that changes no input of the pipeline\n")
     project.commit("unrelated commit")
@@ -150,7 +149,6 @@ def test_ctrl_c_then_an_immediate_rerun_trains_each_point_once(make_project):
     project.commit("count the training starts")
 
     args = ["vae-pipe", "sweep", "--jobs", "2", "--name", "interrupted"]
-    # Output to a file: DVC's forked worker watchers inherit it and keep a pipe open until the workers exit.
     log = project.root.parent / "interrupted-sweep.log"
     with log.open("w") as output:
         first = subprocess.Popen(
@@ -186,8 +184,7 @@ def test_ctrl_c_then_an_immediate_rerun_trains_each_point_once(make_project):
         )
         for run in runs
     }
-    # DVC's queue logs of the stopped points may be gone (the re-run removes failed entries before it queues
-    # them again), so the model cards tell which training resumed, and from which step.
+    # The model cards tell which training resumed, and from which step.
     resumed = {name: card["resumed_from_step"] for name, card in cards.items()}
     assert any(step > 0 for step in resumed.values()), f"no training resumed from a checkpoint: {resumed}"
     for run in runs:
@@ -196,53 +193,45 @@ def test_ctrl_c_then_an_immediate_rerun_trains_each_point_once(make_project):
         assert started[name] in ({2} if resumed[name] > 0 else {1, 2}), (name, started, resumed)
         steps = [m.step for m in client.get_metric_history(run.info.run_id, "train.loss")]
         assert steps == list(range(50, 1501, 50))  # the curve once, without a gap or a repeat
-    assert _queue_workers_gone(project.root), "a DVC queue worker or sweep helper is still alive"
+    assert _nothing_left_running(project.root), "a process of either sweep is still running"
 
 
-def test_a_queue_worker_that_stops_mid_sweep_is_restarted_and_the_log_shows_progress(make_project):
-    """A DVC queue worker that stops consuming mid-sweep (measured: a half-written broker message, a stale
-    shutdown) finishes its point and exits, as celery's warm shutdown (SIGTERM) makes it do here. The
-    points still queued must not wait forever for a worker: the sweep starts a new one and ends whole.
-    Its output goes to a file (CI, nohup): periodic progress lines, not silence."""
+def test_a_killed_sweeps_points_finish_and_a_rerun_waits_for_them_then_ends_whole(make_project):
+    """`kill -9` of `vae-pipe sweep` (an OOM kill, a closed laptop's session): the point it was running goes
+    on in its own process group and commits its experiment. The same sweep started again at once waits for
+    that point instead of training it a second time, runs the rest and ends whole, and nothing is left
+    running. Its output goes to a file (CI, nohup): periodic progress lines, not silence."""
     # Long enough that a 1 s interval sees a point while it trains or, on a fast machine, evaluates.
     project = make_project(
         {"model": {"arch": "mlp"}, "train": {"steps": 300, "log_every": 10}, "sweep": {"beta": [1, 4], "seed": [0]}}
     )
-    log = project.root.parent / "stopped-worker-sweep.log"
+    args = ["vae-pipe", "sweep", "--jobs", "1", "--name", "killed", "--progress-every", "1"]
+    log = project.root.parent / "killed-sweep.log"
     with log.open("w") as output:
         sweep = subprocess.Popen(
-            ["vae-pipe", "sweep", "--jobs", "1", "--name", "restarted", "--progress-every", "1"],
-            cwd=project.root,
-            env=project.env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            args, cwd=project.root, env=project.env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
         deadline = time.monotonic() + 300
-        while ": running" not in log.read_text():  # the one worker has taken the first point
+        while "training eta" not in log.read_text():  # the first point trains
             assert sweep.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "no point started running"
+            assert time.monotonic() < deadline, "no point started training"
             time.sleep(0.5)
-        worker = json.loads((project.root / ".dvc/tmp/exps/celery/dvc-exp-worker-1.json").read_text())
-        os.kill(worker["pid"], signal.SIGTERM)  # warm shutdown: the running point finishes, no other is taken
-        assert sweep.wait(timeout=900) == 0, log.read_text()
     finally:
-        if sweep.poll() is None:
-            os.killpg(sweep.pid, signal.SIGKILL)
+        sweep.kill()  # the sweep alone: its point runs in a process group of its own
+    sweep.wait()
     text = log.read_text()
-    assert "restarted DVC queue workers" in text, text
-    _, runs = mlflow_runs(project.root)
+    training = re.findall(r"running \d+ s, step ([\d,]+)/300, ([\d,]+) images/s, training eta [\d,]+ s", text)
+    assert training, text
+    assert all(0 < int(step.replace(",", "")) <= 300 and int(speed.replace(",", "")) > 0 for step, speed in training)
+
+    again = project.run(*args[:-2], timeout=900)
+    assert "waiting for an earlier sweep's run of this point to end" in again.stderr, again.stderr
+    assert "2/2 final" in again.stderr and "failed" not in again.stderr
+    client, runs = mlflow_runs(project.root)
     assert sorted(run.data.params["beta"] for run in runs) == ["1.0", "4.0"]
     assert {run.info.status for run in runs} == {"FINISHED"}
-    assert _queue_workers_gone(project.root), "a DVC queue worker of the finished sweep is still alive"
-
-    # The progress lines, read from each run's MLflow step metrics while it trains or evaluates.
-    training = re.findall(r"running \d+ s, step ([\d,]+)/300, ([\d,]+) images/s, training eta [\d,]+ s", text)
-    trained = re.findall(r"running \d+ s, trained 300 steps at ([\d,]+) images/s, evaluating", text)
-    assert training or trained, text
-    steps = [int(step.replace(",", "")) for step, _ in training]
-    assert all(0 < step <= 300 for step in steps)
-    speeds = [speed for _, speed in training] + trained
-    assert all(int(speed.replace(",", "")) > 0 for speed in speeds)
-    assert "2/2 final" in text  # the closing table
+    for run in runs:  # each trained once: its curve once, without a gap or a repeat
+        assert [m.step for m in client.get_metric_history(run.info.run_id, "train.loss")] == list(range(10, 301, 10))
+        assert "killed" in run.data.tags["vae_pipe.sweep"]
+    assert _nothing_left_running(project.root), "a process of either sweep is still running"

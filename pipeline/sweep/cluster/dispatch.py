@@ -1,25 +1,21 @@
-"""Who runs the grid points beyond one machine: a Dask cluster (the second runner beside DVC's queue).
-
-The sweep's process plans the points (pipeline/sweep/grid.py, the same names as the local queue), checks that
-the workers can get exactly this code (the commit is on the git remote, the pipeline's files are
-committed, a default DVC remote exists, the tracking store is a shared one), then submits each point as
-one Dask task (pipeline/sweep/cluster/task.py) and updates the same PointState table as the local sweep. Dask
-reschedules a task whose worker died on a surviving worker; the task is idempotent, and the MLflow run is
-keyed by the point's inputs, so a killed attempt is continued by the next, never counted twice.
+"""What a sweep on a lab's Dask cluster needs beyond the local one: the scheduler, and workers that can get
+exactly this code (the commit is on the git remote, the pipeline's files are committed, a default DVC
+remote exists, the tracking store is a shared one). Points go out through the same dispatch as the local
+sweep's (pipeline/sweep/dispatch.py), as the task in pipeline/sweep/cluster/task.py. Dask reschedules a
+task whose worker died on a surviving worker; the task is idempotent, and the MLflow run is keyed by the
+point's inputs, so a killed attempt is continued by the next, never counted twice.
 """
 
 from __future__ import annotations
 
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pipeline.core.errors import ClusterError, TrackingError
 from pipeline.core.identity import inputs_digest
 from pipeline.sweep.grid import GridPoint
-from pipeline.sweep.plan import CACHED, FAILED, FINAL, QUEUED, RUNNING, SUCCESS, PointState
+from pipeline.sweep.plan import QUEUED, PointState
 from pipeline.tracking.store import ensure_store, redact, tracking_uri
 
 
@@ -84,78 +80,3 @@ def connect(address: str | None, scheduler_file: Path | None) -> Any:
     except (OSError, TimeoutError, ValueError) as error:
         where = scheduler_file or address
         raise ClusterError(f"no Dask scheduler at {where}: {error}") from None
-
-
-def worker_count(dask_client: Any) -> int:
-    return max(1, len(dask_client.scheduler_info().get("workers", {})))
-
-
-def run_cluster(
-    dask_client: Any,
-    root: Path,
-    states: list[PointState],
-    sweep: str,
-    remote: str,
-    threads: int,
-    on_update: Callable[[list[PointState]], None],
-    poll_seconds: float = 1.0,
-) -> None:
-    """Submit every pending point as one Dask task and wait until each is final."""
-    from pipeline.sweep.cluster.task import PointTask, run_point
-
-    url, commit = sweep_source(root, remote)
-    uri = shared_tracking_uri(root)
-    futures = {}
-    for s in states:
-        if s.state != QUEUED:
-            continue
-        task = PointTask(url, commit, s.name, tuple(s.point.set_params), sweep, uri, threads)
-        # pure=False with a stable key: the same point is one task, also when submitted twice.
-        futures[dask_client.submit(run_point, task, key=f"vae-pipe-{sweep}-{s.name}", pure=False)] = s
-    on_update(states)
-    try:
-        _wait(dask_client, states, futures, on_update, poll_seconds)
-    except KeyboardInterrupt:
-        dask_client.cancel(list(futures))  # running points stop within a second (cluster_task._cancelled)
-        raise
-
-
-def _wait(
-    dask_client: Any,
-    states: list[PointState],
-    futures: dict[Any, PointState],
-    on_update: Callable[[list[PointState]], None],
-    poll_seconds: float,
-) -> None:
-    from distributed import as_completed
-
-    from pipeline.sweep.cluster.task import STARTED_TOPIC
-
-    by_name = {s.name: s for s in states}
-    pending = as_completed(list(futures), with_results=False)
-    seen_events = 0
-    while any(s.state not in FINAL for s in states):
-        events = dask_client.get_events(STARTED_TOPIC)
-        for _, event in list(events)[seen_events:]:
-            started = by_name.get(event.get("name"))
-            if started is not None and started.state not in FINAL:
-                started.state, started.started = RUNNING, started.started or time.time()
-        seen_events = len(events)
-        for future in pending.next_batch(block=False) if pending.has_ready() else []:
-            _finish(futures[future], future)
-        on_update(states)
-        time.sleep(poll_seconds)
-    on_update(states)
-
-
-def _finish(s: PointState, future: Any) -> None:
-    now = time.time()
-    s.started = s.started or now
-    s.finished = now
-    try:
-        result = future.result()
-    except Exception as error:  # the task itself raised (Dask gave up after lost workers)
-        s.state, s.error = FAILED, f"{type(error).__name__}: {error}"
-        return
-    s.run_id, s.error = result.run_id, result.error
-    s.state = {"done": SUCCESS, "done before": CACHED}.get(result.state, FAILED)

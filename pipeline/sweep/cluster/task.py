@@ -2,10 +2,10 @@
 
 The worker keeps one clone of the project's git remote (reused for every point it runs, so DVC's cache
 and a killed training's checkpoint in `.checkpoints/` survive), checks the sweep's commit out, runs the
-point as a DVC experiment in its own process group, pushes the experiment to the shared git remote (its
-outputs to the shared DVC remote) and makes its MLflow run match the experiment. Calling it twice for the
-same point is harmless: an experiment already on the remote is only recorded again, so Dask may recompute
-a task whose result was lost with a worker.
+point as a DVC experiment in its own process group (pipeline/sweep/point.py), pushes the experiment to the
+shared git remote (its outputs to the shared DVC remote) and makes its MLflow run match the experiment.
+Calling it twice for the same point is harmless: an experiment already on the remote is only recorded
+again, so Dask may recompute a task whose result was lost with a worker.
 """
 
 from __future__ import annotations
@@ -13,15 +13,22 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.sweep.point import (
+    STARTED_TOPIC,
+    PointFailed,
+    PointResult,
+    announce,
+    point_environment,
+    run_dvc,
+    worker_name,
+)
+
 CLONES_ENV = "VAE_PIPE_CLONES"  # where a worker keeps its clones (default: vae-pipe-clones in its cwd)
-STARTED_TOPIC = "vae-pipe-started"  # Dask event a task logs when it starts, for the sweep's live table
 
 
 @dataclass(frozen=True)
@@ -35,19 +42,6 @@ class PointTask:
     sweep: str
     tracking_uri: str
     threads: int = 1
-
-
-@dataclass(frozen=True)
-class PointResult:
-    name: str
-    state: str  # "done" (ran here), "done before" (already on the remote), "failed"
-    run_id: str | None = None
-    error: str = ""
-    worker: str = ""
-
-
-class PointFailed(RuntimeError):
-    """The point's DVC experiment failed; the message holds the tail of its log."""
 
 
 def clone_folder(remote: str) -> Path:
@@ -95,51 +89,8 @@ def _exp_commit(folder: Path, name: str) -> str | None:
 
 
 def _dvc(folder: Path, env: dict[str, str], *args: str) -> None:
-    """A DVC command in its own process group, killed with everything it started when the task ends
-    early (an exception, a cancelled task, a worker shutting down)."""
-    log = folder.parent / f"{folder.name}.log"  # every DVC command of this clone, appended
-    with open(log, "a") as output:
-        start = output.tell()
-        output.write(f"$ dvc {' '.join(args)}\n")
-        output.flush()
-        process = subprocess.Popen(
-            ["dvc", *args], cwd=folder, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            while (code := process.poll()) is None:
-                if _cancelled():  # the sweep was interrupted: Dask cannot stop a running thread, we stop its work
-                    raise PointFailed(f"{args[0]} {args[1]} cancelled by the sweep")
-                time.sleep(1)
-        except BaseException:
-            _interrupt(process)
-            raise
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)  # nothing it started outlives it
-    if code != 0:
-        with open(log, errors="replace") as output:
-            output.seek(start)
-            tail = "\n".join(output.read().strip().splitlines()[-15:])
-        raise PointFailed(f"dvc {args[0]} {args[1]} exited {code}:\n{tail}")
-
-
-def _interrupt(process: subprocess.Popen, grace: float = 15) -> None:
-    """Ctrl-C to the command's group, as a user would (the training saves its checkpoint and ends its
-    MLflow run KILLED); whatever is left after `grace` seconds is killed."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGINT)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(grace)
-
-
-def _environment(task: PointTask) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(MLFLOW_TRACKING_URI=task.tracking_uri, OMP_NUM_THREADS=str(task.threads))
-    env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    for key, fallback in (("NAME", "vae-pipe"), ("EMAIL", "vae-pipe@localhost")):
-        for role in ("AUTHOR", "COMMITTER"):
-            env.setdefault(f"GIT_{role}_{key}", fallback)
-    return env
+    """A DVC command in the clone, appended to the clone's log (every DVC command of this clone)."""
+    run_dvc(folder, env, folder.parent / f"{folder.name}.log", *args)
 
 
 def run_point(task: PointTask) -> PointResult:
@@ -147,7 +98,7 @@ def run_point(task: PointTask) -> PointResult:
     so the sweep names it and the other points go on."""
     from pipeline.tracking.store import scrub
 
-    worker = _worker_name()
+    worker = worker_name()
     try:
         return _run_point(task, worker)
     except Exception as error:  # a failed point is a result; Dask retries only lost workers
@@ -155,11 +106,11 @@ def run_point(task: PointTask) -> PointResult:
 
 
 def _run_point(task: PointTask, worker: str) -> PointResult:
-    env = _environment(task)
     folder = clone_folder(task.git_remote)
     with _locked(folder):
-        _announce(task.name, worker)
+        announce(STARTED_TOPIC, {"name": task.name, "worker": worker})
         folder = checkout(task.git_remote, task.commit)
+        env = point_environment(folder, task.tracking_uri, task.threads)
         state = "done"
         if _on_remote(folder, task.name):
             state = "done before"
@@ -200,34 +151,3 @@ def _python() -> str:
     import sys
 
     return sys.executable
-
-
-def _worker_name() -> str:
-    try:
-        from distributed import get_worker
-
-        return str(get_worker().name)
-    except (ImportError, ValueError):
-        return ""
-
-
-def _cancelled() -> bool:
-    """Whether Dask released this task (its sweep was cancelled or went away) while it runs."""
-    try:
-        from distributed import get_worker
-        from distributed.worker import thread_state
-
-        task = get_worker().state.tasks.get(thread_state.key)
-    except (ImportError, ValueError, AttributeError):
-        return False
-    return task is None or task.state in ("cancelled", "released", "forgotten")
-
-
-def _announce(name: str, worker: str) -> None:
-    """Tell the sweep this point started (Dask event), so its table says `running` and where."""
-    try:
-        from distributed import get_worker
-
-        get_worker().log_event(STARTED_TOPIC, {"name": name, "worker": worker})
-    except (ImportError, ValueError):
-        pass
