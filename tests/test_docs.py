@@ -314,7 +314,7 @@ FOREIGN_OPTIONS = {"--force": "dvc queue kill", "--no-nanny": "dask worker", "--
 
 
 def test_every_option_the_prose_names_exists() -> None:
-    """A code span that is an option alone (`--leave-running`, `--sweep NAME`) is one of some vae-pipe command,
+    """A code span that is an option alone (`--dry-run`, `--sweep NAME`) is one of some vae-pipe command,
     or one of another tool that the text names beside it (FOREIGN_OPTIONS)."""
     known = set(FOREIGN_OPTIONS)
     for path in _all_command_paths():
