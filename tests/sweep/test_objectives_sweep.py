@@ -1,4 +1,4 @@
-"""A sweep over the objectives through the real CLI, DVC queue and MLflow: each objective's terms as
+"""A sweep over the objectives through the real CLI, DVC and MLflow: each objective's terms as
 step metrics, the held-out KL parts as metrics, the objectives side by side in the report."""
 
 from __future__ import annotations
