@@ -32,14 +32,14 @@ def test_objectives_are_grouped_by_their_own_weight_and_never_pooled():
     ]
     groups = objective_groups(runs)
     assert sorted(groups) == [
-        "annealed capacity (γ = 1000, anneal steps = 10000); x: C_max",
+        "annealed capacity (γ = 10, anneal steps = 10000); x: C_max",
         "β-TCVAE (α = 0.5, γ = 1, sampling mws); x: β",
         "β-TCVAE (α = 1, γ = 1, sampling mws); x: β",
         "β-VAE; x: β",
     ]
     beta_vae = groups["β-VAE; x: β"]
     assert [(row.beta, row.n_runs, round(row.stats["mig"].mean, 6)) for row in beta_vae] == [(4.0, 2, 0.2)]
-    assert [row.beta for row in groups["annealed capacity (γ = 1000, anneal steps = 10000); x: C_max"]] == [10.0]
+    assert [row.beta for row in groups["annealed capacity (γ = 10, anneal steps = 10000); x: C_max"]] == [10.0]
     # The per-β figures show the first section: β-VAE when present, else an objective weighed by β.
     assert objective_sections(runs)[0].objective == "beta_vae"
     assert objective_sections(runs[2:])[0].objective == "tc_vae"

@@ -71,8 +71,8 @@ def test_objective_from_params_and_its_weight():
     assert objective(Params()).name == "beta_vae"
     flat = parse_params({"model": {"objective": "capacity"}, "objective": {"capacity": {"c_max": 30}}}).flat()
     assert weight(flat) == 30.0
-    assert describe(flat) == "annealed capacity (γ = 1000, C_max = 30, anneal steps = 10000)"
-    assert describe(flat, with_weight=False) == "annealed capacity (γ = 1000, anneal steps = 10000)"
+    assert describe(flat) == "annealed capacity (γ = 10, C_max = 30, anneal steps = 10000)"
+    assert describe(flat, with_weight=False) == "annealed capacity (γ = 10, anneal steps = 10000)"
     assert describe({"beta": "4.0"}) == "β-VAE (β = 4)"  # runs from before model.objective existed
 
 
