@@ -8,6 +8,7 @@ import time
 import pytest
 
 from testkit.project import exp_rows, mlflow_runs
+from testkit.suite_files import write_shapes3d
 
 pytestmark = pytest.mark.e2e
 
@@ -126,6 +127,26 @@ def test_digits_end_to_end_records_its_likelihood_and_skips_mig(make_project):
     # train.compile: auto stays eager for a short run; the CPU's precision as `auto` chose it
     assert run.data.params["train.compile"] == "auto" and run.data.params["resolved.compile"] == "False"
     assert run.data.params["resolved.precision"] in ("bf16", "fp32")
+
+
+def test_a_dataset_from_local_files_runs_as_a_dvc_experiment_with_every_score(make_project):
+    """3D Shapes from its h5 at the documented place in a clone: `dvc exp run -S data.dataset=shapes3d` prepares
+    it, trains the 3-channel conv net and scores it against its six factors, sampled from the prepared file."""
+    project = make_project({"data": {"subsample": None, "test_size": 16}})
+    write_shapes3d(project.root / "data" / "3dshapes" / "3dshapes.h5")  # git-ignored, as a user's copy is
+    assert project.run("git", "status", "--porcelain").stdout == ""
+    project.run("dvc", "exp", "run", "-S", "data.dataset=shapes3d")
+    root = project.root
+    metrics = json.loads((root / "eval/metrics.json").read_text())
+    assert {"mig", "dci_disentanglement", "sap", "factor_vae", "beta_vae", "iwae"} <= metrics.keys()
+    details = json.loads((root / "eval/details.json").read_text())
+    assert details["factor_names"] == details["scored_factors"] and details["scored_factors"][0] == "floor_hue"
+    assert json.loads((root / "models/model.json").read_text())["config"]["image_shape"] == [3, 64, 64]
+    assert {p.name for p in (root / "plots").iterdir()} == FIGURES
+    _, runs = mlflow_runs(root)
+    (run,) = runs
+    assert run.data.params["data.dataset"] == "shapes3d" and run.data.params["resolved.arch"] == "conv"
+    assert run.data.metrics["mig"] == pytest.approx(metrics["mig"])
 
 
 @pytest.mark.browser

@@ -30,6 +30,7 @@ class Details(TypedDict, total=False):
     label_entropy: list[float]
     # the scores beyond MIG (pipeline/stages/scores.py)
     scored_factors: list[str]
+    scores_skipped: str  # why the sampling scores did not run (a subsample of a dataset read from files)
     dci_importance: list[list[float]]  # latents × scored factors
     dci_informativeness_train: float
     sap_score_matrix: list[list[float]]

@@ -28,7 +28,20 @@ class _Section(BaseModel):
 
 
 class DataParams(_Section):
-    dataset: Literal["dsprites", "color_dsprites", "noisy_dsprites", "digits", "mnist", "fashion_mnist"] = "dsprites"
+    dataset: Literal[
+        "dsprites",
+        "color_dsprites",
+        "noisy_dsprites",
+        "digits",
+        "mnist",
+        "fashion_mnist",
+        "shapes3d",
+        "mpi3d_toy",
+        "mpi3d_realistic",
+        "mpi3d_real",
+        "smallnorb",
+        "cars3d",
+    ] = "dsprites"
     source: Path | None = None
     root: Path = Path("data/torchvision")
     download: bool = False
@@ -40,8 +53,12 @@ class DataParams(_Section):
     def _test_smaller_than_data(self) -> DataParams:
         if self.subsample is not None and self.test_size >= self.subsample:
             raise ValueError(f"test_size ({self.test_size}) must be smaller than subsample ({self.subsample})")
-        if self.source is not None and not self.dataset.endswith("dsprites"):
-            raise ValueError(f"source is DeepMind's dSprites file; dataset {self.dataset} takes no source")
+        from vae.datasets import takes_source
+
+        if self.source is not None and not takes_source(self.dataset):
+            raise ValueError(
+                f"source is DeepMind's dSprites file or a local dataset's copy; dataset {self.dataset} takes no source"
+            )
         return self
 
 

@@ -162,7 +162,7 @@ def run(params: Params, out: Outputs) -> dict[str, Any]:
         recon, kl_dims, means, logvars = encode_held_out(model, images, params.eval.batch_size)
     with timings.phase("ELBO, KL parts, MIG"):
         metrics, details = summarise(params, recon, kl_dims, means, held_out.factors, logvars, own)
-    metrics, details = add_scores(params, model, device, images, metrics, details)
+    metrics, details = add_scores(params, model, device, images, metrics, details, out.dataset)
     if held_out.factors is None and held_out.labels is not None:  # the latent figures use the class label
         e = params.eval
         details |= label_information(means, held_out.labels, e.mig_bins, e.mig_points, params.data.split_seed)

@@ -5,14 +5,22 @@ A score must see the images the model was trained on: plain dSprites is the bina
 the sprite in its image's fixed colour (vae.datasets' colour table, as vae.batches.as_images applies it);
 noisy-dSprites the white sprite over uniform [0, 1) noise per channel, drawn from the score's own seeded
 generator (disentanglement_lib's `np.minimum(sprite + noise, 1)`).
+
+The datasets read from the user's files (3D Shapes, MPI3D, SmallNORB, Cars3D) are drawn from the prepared
+file, as disentanglement_lib draws them from the whole dataset in memory: each asked combination is looked up
+in the factor grid. That needs every combination, so a `data.subsample` of them cannot be scored.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from metrics.sampling import GroundTruth
-from vae.datasets.registry import DSPRITES_FAMILY, sprite_colours
+from vae.datasets import dataset_info
+from vae.datasets.factored import FactorGrid, load_factored
+from vae.datasets.registry import DSPRITES_FAMILY, LOCAL_FILES, sprite_colours
 from vae.dsprites import FACTOR_NAMES, FACTOR_SIZES, SPACE, render_images
 
 VARYING = [i for i, size in enumerate(FACTOR_SIZES) if size > 1]
@@ -49,11 +57,40 @@ _OBSERVATIONS = {"dsprites": _binary, "color_dsprites": _coloured, "noisy_dsprit
 assert set(_OBSERVATIONS) == set(DSPRITES_FAMILY), "every dSprites variant needs its sampler"
 
 
-def ground_truth(dataset: str) -> GroundTruth:
-    """`dataset` as disentanglement_lib samples it: the five varying dSprites factors, uniform and
-    independent, each combination rendered on demand (no dataset file is read)."""
+class IncompleteGrid(ValueError):
+    """The prepared file lacks some factor combinations (a subsample), so the sampling scores cannot run."""
+
+
+def scored_factors(dataset: str) -> tuple[str, ...]:
+    """The factors the sampling scores score, in their order: dSprites' varying five, or the dataset's own."""
+    return SCORED_FACTORS if dataset in _OBSERVATIONS else tuple(dataset_info(dataset).factor_names or ())
+
+
+def _from_file(dataset: str, prepared: Path) -> GroundTruth:
+    data = load_factored(prepared, dataset_info(dataset).image_shape, len(scored_factors(dataset)))
+    grid = FactorGrid(data.factors, data.nuisance)
+    if grid.missing:
+        raise IncompleteGrid(
+            f"the sampling scores draw any factor combination, and {grid.missing:,} of {len(grid.table):,} are not "
+            f"in the prepared {dataset} (data.subsample keeps {len(data.images):,} images; set it to null to score)"
+        )
+    images = data.images
+
+    def observations(factors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return images[grid.rows(factors, rng)].astype(np.float32) / 255.0
+
+    return GroundTruth(grid.factor_sizes, observations)
+
+
+def ground_truth(dataset: str, prepared: Path | None = None) -> GroundTruth:
+    """`dataset` as disentanglement_lib samples it: for the dSprites family the five varying factors, uniform
+    and independent, each combination rendered on demand (no dataset file is read); for the datasets read
+    from the user's files, the images of the `prepared` file (IncompleteGrid when a subsample left gaps)."""
+    if dataset in LOCAL_FILES and prepared is not None:
+        return _from_file(dataset, prepared)
     if dataset not in _OBSERVATIONS:
         raise ValueError(
-            f"{dataset} has no ground-truth factors to sample; scores need one of {', '.join(_OBSERVATIONS)}"
+            f"{dataset} has no ground-truth factors to sample without its prepared file; scores need one of "
+            f"{', '.join([*_OBSERVATIONS, *LOCAL_FILES])}"
         )
     return GroundTruth(tuple(FACTOR_SIZES[i] for i in VARYING), _OBSERVATIONS[dataset])

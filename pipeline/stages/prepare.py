@@ -3,12 +3,14 @@ train/held-out split."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from pipeline.core.errors import ParamsError
 from pipeline.core.params import Params
-from pipeline.core.paths import Outputs, atomic_path
-from vae.datasets import load_dataset, write_dataset
+from pipeline.core.paths import Outputs, atomic_path, repo_root
+from vae.datasets import default_source, load_dataset, write_dataset
 from vae.dsprites import subsample_indices
 
 MAX_TEST_FRACTION = 5  # at most 1/5 of the kept images are held out, so small datasets keep most for training
@@ -25,6 +27,13 @@ def held_out_size(test_size: int, n: int) -> int:
     return min(test_size, n // MAX_TEST_FRACTION)
 
 
+def source_path(params: Params) -> Path | None:
+    """data.source, or a local dataset's default place; a relative path is from the repository root, so a
+    queued experiment (run in a temporary copy without the user's untracked files) reads the same file."""
+    source = params.data.source or default_source(params.data.dataset)
+    return source if source is None or source.is_absolute() else repo_root() / source
+
+
 def run(params: Params, out: Outputs) -> int:
     data = params.data
 
@@ -37,7 +46,7 @@ def run(params: Params, out: Outputs) -> int:
         keep = None if data.subsample == n_total else data.subsample
         return subsample_indices(n_total, keep, data.split_seed)
 
-    n = write_dataset(data.dataset, out.dataset, rows, data.source, data.root, data.download)
+    n = write_dataset(data.dataset, out.dataset, rows, source_path(params), data.root, data.download)
     n_test = held_out_size(data.test_size, n)
     if n_test < 1:
         raise ParamsError(f"params.yaml: data.subsample: {n} images are too few to hold any out for evaluation")

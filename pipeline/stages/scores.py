@@ -8,6 +8,7 @@ disentanglement_lib) and to a data set that can draw fresh samples of any factor
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ from pipeline.core import timings
 from pipeline.core.catalogue import FACTOR_SCORES, label
 from pipeline.core.params import EvalParams, Params
 from pipeline.core.streams import numpy_stream, torch_stream
-from pipeline.stages.ground_truth import SCORED_FACTORS, ground_truth
+from pipeline.stages.ground_truth import IncompleteGrid, ground_truth, scored_factors
 from vae.batches import iterate
 from vae.datasets import dataset_info
 from vae.model import VAE
@@ -94,12 +95,18 @@ SCORERS = {"dci": _dci, "sap": _sap, "factor_vae": _factor_vae, "beta_vae": _bet
 
 
 def disentanglement_scores(
-    params: Params, model: VAE, device: torch.device, only: tuple[str, ...] = tuple(SCORERS)
+    params: Params,
+    model: VAE,
+    device: torch.device,
+    only: tuple[str, ...] = tuple(SCORERS),
+    prepared: Path | None = None,
 ) -> Scored:
-    """(metrics, details): the scores named in `only` at the sample sizes of `params.eval`, each timed."""
-    data, represent = ground_truth(params.data.dataset), encoder_means(model, device)
+    """(metrics, details): the scores named in `only` at the sample sizes of `params.eval`, each timed.
+    `prepared` is the prepared dataset file, which the datasets read from the user's files are drawn from."""
+    dataset = params.data.dataset
+    data, represent = ground_truth(dataset, prepared), encoder_means(model, device)
     metrics: dict[str, float] = {}
-    details: dict[str, Any] = {"scored_factors": list(SCORED_FACTORS), "score_seconds": {}}
+    details: dict[str, Any] = {"scored_factors": list(scored_factors(dataset)), "score_seconds": {}}
     for name, scorer in SCORERS.items():
         if name not in only:
             continue
@@ -152,12 +159,22 @@ def has_factors(params: Params) -> bool:
 
 
 def add_scores(
-    params: Params, model: VAE, device: torch.device, held_out: torch.Tensor, metrics: dict, details: dict
+    params: Params,
+    model: VAE,
+    device: torch.device,
+    held_out: torch.Tensor,
+    metrics: dict,
+    details: dict,
+    prepared: Path | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """`metrics` and `details` with the IWAE bound and, where the data set has factors, the four scores."""
+    """`metrics` and `details` with the IWAE bound and, where the data set has factors, the four scores
+    (`scores_skipped` says why when a subsample of a dataset read from files leaves combinations out)."""
     extra = [iwae_metrics(params, model, held_out)]
     if has_factors(params):
-        extra.append(disentanglement_scores(params, model, device))
+        try:
+            extra.append(disentanglement_scores(params, model, device, prepared=prepared))
+        except IncompleteGrid as reason:
+            extra.append(({}, {"scores_skipped": str(reason)}))
     for more_metrics, more_details in extra:
         # Timings stay out of eval/details.json: equal inputs give byte-equal outputs (benchmarks time them).
         kept = {key: value for key, value in more_details.items() if key not in TIMING_KEYS}

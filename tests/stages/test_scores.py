@@ -11,7 +11,8 @@ import torch
 
 from pipeline.core.catalogue import FACTOR_SCORES, unknown_keys
 from pipeline.core.details import KEYS as DETAILS_KEYS
-from pipeline.stages.scores import SCORED_FACTORS, add_scores, dsprites_ground_truth, scores_line
+from pipeline.stages.ground_truth import SCORED_FACTORS
+from pipeline.stages.scores import add_scores, dsprites_ground_truth, scores_line
 from testkit.batches import tiny_model_and_sprites
 from vae.dsprites import SPACE, render_images
 

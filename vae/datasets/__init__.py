@@ -6,6 +6,26 @@ with `load_dataset`, so no stage needs to know which dataset it is. Binary image
 (dSprites) return them for factor-based scores; the others return class labels instead.
 """
 
-from vae.datasets.registry import DATASETS, DatasetInfo, ImageData, dataset_info, load_dataset, write_dataset
+from vae.datasets.registry import (
+    DATASETS,
+    LOCAL_FILES,
+    DatasetInfo,
+    ImageData,
+    dataset_info,
+    default_source,
+    load_dataset,
+    takes_source,
+    write_dataset,
+)
 
-__all__ = ["DATASETS", "DatasetInfo", "ImageData", "dataset_info", "load_dataset", "write_dataset"]
+__all__ = [
+    "DATASETS",
+    "LOCAL_FILES",
+    "DatasetInfo",
+    "ImageData",
+    "dataset_info",
+    "default_source",
+    "load_dataset",
+    "takes_source",
+    "write_dataset",
+]

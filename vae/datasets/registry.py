@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from vae import dsprites
-from vae.datasets import labelled, torchvision_sets
+from vae.datasets import cars3d, factored, labelled, mpi3d, shapes3d, smallnorb, torchvision_sets
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,30 @@ DATASETS: dict[str, DatasetInfo] = {
     "fashion_mnist": DatasetInfo(
         "fashion_mnist", (1, 28, 28), False, None, "torchvision's FashionMNIST files under data.root"
     ),
+    "shapes3d": DatasetInfo(
+        "shapes3d", (3, 64, 64), False, shapes3d.FACTOR_NAMES, "DeepMind's 3dshapes.h5 (data.source or its default)"
+    ),
+    **{
+        name: DatasetInfo(
+            name, (3, 64, 64), False, mpi3d.FACTOR_NAMES, f"the file {name}.npz (data.source or its default)"
+        )
+        for name in ("mpi3d_toy", "mpi3d_realistic", "mpi3d_real")
+    },
+    "smallnorb": DatasetInfo(
+        "smallnorb", (1, 64, 64), False, smallnorb.FACTOR_NAMES, "NYU's six files (data.source or its default)"
+    ),
+    "cars3d": DatasetInfo(
+        "cars3d", (3, 64, 64), False, cars3d.FACTOR_NAMES, "Reed et al.'s .mat files (data.source or its default)"
+    ),
 }
+
+LOCAL_FILES: dict[str, factored.LocalFiles] = {
+    "shapes3d": shapes3d.SHAPES3D,
+    **{name: mpi3d.variant(name) for name in ("mpi3d_toy", "mpi3d_realistic", "mpi3d_real")},
+    "smallnorb": smallnorb.SMALLNORB,
+    "cars3d": cars3d.CARS3D,
+}
+"""Datasets read from the user's own copy (disentanglement_lib's suite): where it goes and how it is read."""
 
 
 DSPRITES_FAMILY = ("dsprites", "color_dsprites", "noisy_dsprites")
@@ -83,6 +106,16 @@ def dataset_info(name: str) -> DatasetInfo:
     return DATASETS[name]
 
 
+def takes_source(name: str) -> bool:
+    """Whether data.source means something for `name`: DeepMind's dSprites file, or a local dataset's copy."""
+    return name in DSPRITES_FAMILY or name in LOCAL_FILES
+
+
+def default_source(name: str) -> Path | None:
+    """Where a local dataset's copy goes when data.source is not set (relative to the repository root)."""
+    return LOCAL_FILES[name].default if name in LOCAL_FILES else None
+
+
 def _labelled_source(name: str, root: Path | None, download: bool) -> tuple[np.ndarray, np.ndarray]:
     if name in torchvision_sets.FOLDERS:
         if root is None:
@@ -100,11 +133,15 @@ def write_dataset(
     download: bool = False,
 ) -> int:
     """Write dataset `name` to `path` (atomically), keeping `rows(n_total)` (sorted row indices) of it.
-    `source` is a user-supplied original file (dSprites only); `root` the folder of torchvision's files
-    (MNIST, Fashion-MNIST), which torchvision may fill if `download`. Returns the number of images written."""
+    `source` is a user-supplied original file (dSprites, or the local datasets' copy, which default to
+    `default_source`); `root` the folder of torchvision's files (MNIST, Fashion-MNIST), which torchvision may
+    fill if `download`. Returns the number of images written."""
     info = dataset_info(name)
-    if source is not None and name not in DSPRITES_FAMILY:
+    if source is not None and not takes_source(name):
         raise ValueError(f"data.source is for DeepMind's dSprites file; {name} comes from {info.how_to_get}")
+    if name in LOCAL_FILES:
+        files = LOCAL_FILES[name]
+        return factored.write_factored(path, files.read(Path(source or files.default), rows))
     if name in DSPRITES_FAMILY:
         n_total = dsprites.validate_dsprites(source) if source is not None else dsprites.N_IMAGES
         keep = rows(n_total)
@@ -124,5 +161,8 @@ def load_dataset(name: str, path: Path) -> ImageData:
         if name == "color_dsprites":
             packed = np.concatenate([packed, sprite_colours(classes)], axis=1)
         return ImageData(info, packed, classes, None)
+    if name in LOCAL_FILES:
+        data = factored.load_factored(path, info.image_shape, len(info.factor_names or ()))
+        return ImageData(info, data.images, data.factors, None)
     images, labels = labelled.load_labelled(path, info.image_shape)
     return ImageData(info, images, None, labels)
