@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from pipeline.core.codes import read_codes
 from testkit.project import exp_rows, mlflow_runs
 from testkit.suite_files import write_shapes3d
 
@@ -38,6 +39,8 @@ def test_repro_noop_and_exp_run_are_tracked(make_project):
     scores = {"iwae", "dci_disentanglement", "dci_completeness", "dci_informativeness", "sap", "factor_vae", "beta_vae"}
     assert scores <= metrics.keys()
     assert {p.name for p in (root / "plots").iterdir()} == FIGURES
+    codes = read_codes(root / "eval/codes.npz", "evaluate wrote it")  # the sample UDR compares: 600 held out
+    assert codes.means.shape == codes.logvars.shape == (600, 10) and len(codes.rows) == 600
     assert "step,loss,recon,kl" in (root / "models/curves.csv").read_text()
     # Stage outputs are DVC's, not git's.
     assert project.run("git", "check-ignore", "models/model.pt", "eval/metrics.json", "plots").returncode == 0
@@ -74,6 +77,7 @@ def test_repro_noop_and_exp_run_are_tracked(make_project):
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
         assert {f"plots/{name}" for name in FIGURES} <= artifacts
         assert {a.path for a in client.list_artifacts(run.info.run_id, "model")} >= {"model/model.pt"}
+        assert "eval/codes.npz" in {a.path for a in client.list_artifacts(run.info.run_id, "eval")}
     beta8 = next(run for run in runs if run.data.params["beta"] == "8.0")
     assert beta8.data.tags.get("dvc.exp_name") in exp_names
 

@@ -101,6 +101,16 @@ _ALL = (
         "accuracy",
         "Higgins et al. 2017: logistic regression on code differences, as disentanglement_lib",
     ),
+    Metric(  # written by the report, not evaluate: it needs every seed of a setting (pipeline/report/udr.py)
+        "udr",
+        "UDR",
+        "UDR (model selection without labels)",
+        "UDR [agreement with the other seeds, 0–1]",
+        "higher",
+        "Duan et al. 2020 as disentanglement_lib (Lasso, KL filter 0.01 nats): the report, across a setting's "
+        "seeds, from each seed's codes of eval.udr_points held-out images (eval/codes.npz)",
+        decimals=3,
+    ),
     # The objective's value and the KL's parts on held-out codes (every objective; pipeline/stages/evaluate.py).
     Metric(
         "loss",

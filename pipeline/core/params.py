@@ -147,6 +147,7 @@ class EvalParams(_Section):
     tc_points: int = Field(default=1000, ge=1)
     iwae_k: int = Field(default=50, ge=1)
     iwae_points: int = Field(default=500, ge=1)
+    udr_points: int = Field(default=1000, ge=2)
     dci: SplitScoreParams = SplitScoreParams()
     sap: SplitScoreParams = SplitScoreParams()
     factor_vae: FactorVAEScoreParams = FactorVAEScoreParams()

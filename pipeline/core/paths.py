@@ -77,6 +77,11 @@ class Outputs:
         return self.root / "eval" / "details.json"
 
     @property
+    def codes(self) -> Path:
+        """Posterior means and log-variances of a fixed sample of held-out images (pipeline/core/codes.py)."""
+        return self.root / "eval" / "codes.npz"
+
+    @property
     def plots(self) -> Path:
         return self.root / "plots"
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.core import figures as figure_files
+from pipeline.core.codes import Codes, read_codes
 from pipeline.core.details import read_details
 from pipeline.core.errors import OutputError, ReportError
 from pipeline.core.objectives import DEFAULT_OBJECTIVE
@@ -43,7 +44,8 @@ from pipeline.report.objectives import (
 )
 from pipeline.report.runs import FoundRuns, find_runs
 from pipeline.report.sections import objective_sections, section_csv_rows, section_sentences
-from pipeline.tracking.record import ARTIFACT_DIRS, DETAILS_ARTIFACT, figure_artifact
+from pipeline.report.udr import UDR, udr_candidates, udr_scores, with_udr
+from pipeline.tracking.record import ARTIFACT_DIRS, CODES_ARTIFACT, DETAILS_ARTIFACT, figure_artifact
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -53,6 +55,7 @@ SCORE_FIGURES = {  # figure key → metrics shown side by side against β
     "bounds": ("elbo", "iwae"),
     "dci": ("dci_disentanglement", "dci_completeness", "dci_informativeness"),
     "scores": ("sap", "factor_vae", "beta_vae"),
+    "udr": ("udr",),
 }
 
 
@@ -178,6 +181,27 @@ def _mutual_info_figure(
     return relative, None
 
 
+def _add_udr(mlflow_client: MlflowClient, runs: Sequence[RunRecord], scratch: Path) -> list[RunRecord]:
+    """`runs` with UDR where a setting has 2 or more seeds, from each seed's eval/codes.npz artifact (a run
+    without a readable one is left out of its setting); each new value is also logged to its MLflow run."""
+    candidates = udr_candidates(runs)
+    codes: dict[str, Codes] = {}
+    for run in (run for members in candidates for run in members):
+        (scratch / run.run_id).mkdir(parents=True, exist_ok=True)  # MLflow's HTTP client needs it to exist
+        local = _download(mlflow_client, run.run_id, CODES_ARTIFACT, scratch / run.run_id)
+        if local is not None:
+            try:
+                codes[run.run_id] = read_codes(local, "rerun its evaluate stage")
+            except OutputError:
+                continue
+    scores = udr_scores(candidates, codes)
+    logged = {run.run_id: run.metric(UDR) for run in runs}
+    for run_id, value in scores.items():
+        if not math.isclose(logged[run_id], value, rel_tol=1e-12):  # each report adds no repeated point
+            mlflow_client.log_metric(run_id, UDR, value)
+    return with_udr(runs, scores)
+
+
 def _swap_in(work: Path, out_dir: Path) -> None:
     """Replace out_dir by the finished work folder; the old report survives until the new one is in place."""
     old = None
@@ -266,13 +290,15 @@ def build_report(
     root, out_dir = Path(root), Path(out_dir)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per image otherwise
     found = find_runs(root, sweep, dataset, since)
-    groups = group_runs(found.runs)
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
+        runs = _add_udr(found.client, found.runs, work / ".codes")
+        shutil.rmtree(work / ".codes", ignore_errors=True)
+        groups = group_runs(runs)
         if len(groups) <= 1:
-            sentences, best = _write_page(found, found.runs, work)
+            sentences, best = _write_page(found, runs, work)
         else:
             pages = []
             sentences, best = [], None

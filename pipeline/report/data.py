@@ -43,6 +43,7 @@ class RunRecord:
     objective_label: str = ""  # the objective and its other settings, for legends
     likelihood: str | None = None  # p(x|z) the ELBO comes from (param resolved.likelihood)
     arch: str | None = None  # the architecture trained (param resolved.arch)
+    setting: tuple[tuple[str, str], ...] = ()  # every param but the seed (pipeline.report.runs): UDR's seeds
 
     @property
     def group(self) -> tuple[str, str, str]:

@@ -61,7 +61,19 @@ def run_record(run: Run) -> RunRecord | None:
         objective_label=legend(params),
         likelihood=params.get(f"{RESOLVED_PREFIX}likelihood"),
         arch=params.get(f"{RESOLVED_PREFIX}arch"),
+        setting=setting(params),
     )
+
+
+def setting(params: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """The run's params but the seed, the sweep's grid (`sweep.*`, how a sweep was asked for, not the model)
+    and what `auto` resolved to (it follows from the rest): runs that differ only in seed share it."""
+    kept = (
+        (key, value)
+        for key, value in params.items()
+        if key != "seed" and not key.startswith(("sweep.", RESOLVED_PREFIX))
+    )
+    return tuple(sorted(kept))
 
 
 def _escape_filter_value(what: str, value: str) -> str:

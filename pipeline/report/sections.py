@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pipeline.core.objectives import DEFAULT_OBJECTIVE, TITLES, WEIGHT_KEYS, symbol
 from pipeline.report.data import BetaRow, RunRecord, aggregate, best_run, summary_csv_rows
 from pipeline.report.sentences import score_sentences, summary_sentences
+from pipeline.report.udr import udr_sentences
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def objective_sections(runs: Iterable[RunRecord]) -> list[Section]:
         rows = aggregate(members)
         best = best_run(members)
         weight = symbol(key)
-        sentences = summary_sentences(rows, best, weight) + score_sentences(rows, weight)
+        sentences = summary_sentences(rows, best, weight) + score_sentences(rows, weight) + udr_sentences(members)
         sections.append(Section(objective, label, key, tuple(members), tuple(rows), best, tuple(sentences)))
     return sorted(sections, key=_order)
 

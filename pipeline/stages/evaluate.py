@@ -1,5 +1,6 @@
 """Stage `evaluate`: held-out ELBO terms, KL per latent dimension, active units, the KL's parts and (with
-factors) MIG; the IWAE bound and the other disentanglement scores come from pipeline/stages/scores.py."""
+factors) MIG; the IWAE bound and the other disentanglement scores come from pipeline/stages/scores.py. It
+also saves the codes of a fixed held-out sample (eval/codes.npz) that the report compares across seeds."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from metrics import active_dims, compute_mig, elbo_summary, gaussian_kl_per_dim,
 from metrics.tc import held_out_kl_decomposition
 from pipeline.core import timings
 from pipeline.core.catalogue import unknown_keys
+from pipeline.core.codes import Codes, write_codes
 from pipeline.core.configs import objective
 from pipeline.core.details import write_details
 from pipeline.core.params import Params
@@ -99,6 +101,14 @@ def _mig(params: Params, means: np.ndarray, factors: np.ndarray) -> tuple[dict[s
     return metrics, details
 
 
+def udr_sample(params: Params, means: np.ndarray, logvars: np.ndarray) -> Codes:
+    """The posteriors of `eval.udr_points` held-out images drawn from `data.split_seed` alone: every seed of a
+    setting encodes the same images, which UDR needs (the report computes it across seeds)."""
+    n = min(params.eval.udr_points, len(means))
+    rows = np.sort(numpy_stream("udr_rows", params.data.split_seed).choice(len(means), n, replace=False))
+    return Codes(rows, means[rows], logvars[rows])
+
+
 ELBO_TERMS = ("elbo", "recon", "kl")
 
 
@@ -171,6 +181,7 @@ def run(params: Params, out: Outputs) -> dict[str, Any]:
         raise ValueError(f"evaluate: metrics {unknown} are not in pipeline/core/catalogue.py")
     check_params_unchanged()
     write_details(out.details, details)
+    write_codes(out.codes, udr_sample(params, means, logvars))
     write_text_atomic(out.metrics, json.dumps(metrics, indent=2) + "\n")
     record_stage(params, out, "evaluate")
     return metrics

@@ -39,6 +39,7 @@ RESOLVED_PREFIX = "resolved."  # params: resolved.likelihood, .arch, .precision,
 CURVE_PREFIX = "train."  # step metrics: train.loss, train.recon, ... (one per column of curves.csv)
 _NAMES = Outputs(Path())
 DETAILS_ARTIFACT = f"{ARTIFACT_DIRS['evaluate']}/{_NAMES.details.name}"
+CODES_ARTIFACT = f"{ARTIFACT_DIRS['evaluate']}/{_NAMES.codes.name}"
 
 
 def figure_artifact(name: str) -> str:
@@ -51,7 +52,7 @@ def stage_files(out: Outputs, stage: Stage) -> list[Path]:
     if stage == "train":
         return [out.model, out.objective_state, out.model_card, out.curves]
     if stage == "evaluate":
-        return [out.metrics, out.details]
+        return [out.metrics, out.details, out.codes]
     return sorted(out.plots.glob("*.png"))
 
 
