@@ -23,7 +23,7 @@ def test_key_follows_every_declared_input_and_nothing_else(make_project):
         "model.objective",
         "train.steps",
     }  # every params entry a stage declares in dvc.yaml
-    assert {"vae", "vae/model.py", "metrics", "pipeline/stages/evaluate.py"} <= set(described["deps"])
+    assert {"vae", "vae/model.py", "metrics/mig.py", "pipeline/stages/evaluate.py"} <= set(described["deps"])
     assert not {"data/dataset.npz", "models/model.pt", "eval/details.json"} & set(described["deps"])
 
     # Committed, the experiment's commit gives the key its stages computed in the working tree.
