@@ -22,6 +22,9 @@ NUMPY_STREAMS: dict[str, int | None] = {
     "factor_vae": 3,
     "beta_vae": 4,
     "iwae_rows": 5,  # the held-out images the IWAE bound is computed on
+    "modularity": 6,
+    "irs": 7,
+    "unsupervised_rows": 8,  # the held-out codes the unsupervised scores read
 }
 # torch streams, seeded with a params seed plus this offset.
 TORCH_STREAMS: dict[str, tuple[str, int]] = {
