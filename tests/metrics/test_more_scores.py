@@ -69,7 +69,6 @@ def test_modularity_reference_bounds():
     assert 0.9 <= _modularity_of(lambda x: np.hstack([x, x]).astype(float), 3000) <= 1.0
 
 
-@pytest.mark.slow
 def test_modularity_of_permuted_codes_reference_bound():
     rep_rng = np.random.default_rng(0)
     assert 0.0 <= _modularity_of(lambda x: rep_rng.permuted(np.array(x, dtype=np.float64), axis=1), 20_000) <= 0.2
