@@ -35,6 +35,9 @@ TINY_PARAMS = {
         "sap": {"num_train": 100, "num_test": 50},
         "factor_vae": {"batch_size": 8, "num_train": 50, "num_eval": 25, "num_variance_estimate": 200},
         "beta_vae": {"batch_size": 8, "num_train": 50, "num_eval": 25},
+        "modularity": {"num_train": 100, "num_test": 50},
+        "irs": {"num_train": 100},
+        "unsupervised_points": 300,
     },
     "plot": {"n_images": 4, "n_samples": 16, "traversal_steps": 5},
 }

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from pipeline.core.catalogue import CODE_SCORES
 from pipeline.core.codes import read_codes
 from testkit.project import exp_rows, mlflow_runs
 from testkit.suite_files import write_shapes3d
@@ -37,6 +38,7 @@ def test_repro_noop_and_exp_run_are_tracked(make_project):
     assert metrics["elbo"] == pytest.approx(-(metrics["recon"] + metrics["kl"]))
     assert len(metrics["kl_dim"]) == 10
     scores = {"iwae", "dci_disentanglement", "dci_completeness", "dci_informativeness", "sap", "factor_vae", "beta_vae"}
+    scores |= {"modularity", "explicitness", "irs", *CODE_SCORES, "gaussian_wasserstein_correlation"}
     assert scores <= metrics.keys()
     assert {p.name for p in (root / "plots").iterdir()} == FIGURES
     codes = read_codes(root / "eval/codes.npz", "evaluate wrote it")  # the sample UDR compares: 600 held out
@@ -111,12 +113,14 @@ def test_bad_param_is_one_line_before_any_work(make_project):
 
 
 def test_digits_end_to_end_records_its_likelihood_and_skips_mig(make_project):
-    """scikit-learn's digits through the real CLI + DVC + MLflow: MLP, continuous Bernoulli, no MIG."""
+    """scikit-learn's digits through the real CLI + DVC + MLflow: MLP, continuous Bernoulli, no MIG, and the
+    unsupervised scores, which need no factors."""
     project = make_project({"data": {"dataset": "digits", "subsample": None, "test_size": 300}})
     project.run("dvc", "repro")
     root = project.root
     metrics = json.loads((root / "eval/metrics.json").read_text())
     assert {"elbo", "recon", "kl", "active_units"} <= metrics.keys() and "mig" not in metrics
+    assert set(CODE_SCORES) <= metrics.keys() and "modularity" not in metrics  # the codes alone: every dataset
     assert metrics["elbo"] == pytest.approx(-(metrics["recon"] + metrics["kl"]))
     details = json.loads((root / "eval/details.json").read_text())
     assert details["likelihood"] == "continuous_bernoulli" and "no ground-truth factors" in details["mig_skipped"]
@@ -126,6 +130,7 @@ def test_digits_end_to_end_records_its_likelihood_and_skips_mig(make_project):
     _, runs = mlflow_runs(root)
     (run,) = runs
     assert run.data.params["data.dataset"] == "digits"
+    assert all(run.data.metrics[name] == pytest.approx(metrics[name]) for name in CODE_SCORES)
     assert run.data.params["resolved.likelihood"] == "continuous_bernoulli"
     assert run.data.params["resolved.arch"] == "mlp"
     # train.compile: auto stays eager for a short run; the CPU's precision as `auto` chose it

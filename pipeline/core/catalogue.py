@@ -34,6 +34,14 @@ def _score(name: str, label: str, axis_unit: str, estimator: str, title: str | N
     return Metric(name, label, title or label, f"{label} [{axis_unit}]", "higher", estimator, True, decimals=3)
 
 
+def _code_score(
+    name: str, label: str, axis: str, estimator: str, title: str | None = None, reported: bool = True
+) -> Metric:
+    """An unsupervised score of the codes alone (0 for independent latents; lower: more nearly independent),
+    computed on every dataset."""
+    return Metric(name, label, title or label, axis, "lower", estimator, reported=reported, decimals=3)
+
+
 _ALL = (
     Metric(
         "elbo",
@@ -100,6 +108,59 @@ _ALL = (
         "BetaVAE score",
         "accuracy",
         "Higgins et al. 2017: logistic regression on code differences, as disentanglement_lib",
+    ),
+    _score(
+        "modularity",
+        "modularity",
+        "0–1",
+        "Ridgeway & Zemel 2018 as in disentanglement_lib: eval.mig_bins-bin mutual information of each latent "
+        "with each factor on eval.modularity.num_train fresh samples",
+    ),
+    _score(
+        "explicitness",
+        "explicitness",
+        "test ROC-AUC",
+        "Ridgeway & Zemel 2018 as in disentanglement_lib: one-vs-rest logistic regression per factor, mean "
+        "ROC-AUC on eval.modularity.num_test fresh samples",
+    ),
+    _score(
+        "irs",
+        "IRS",
+        "0–1",
+        "Suter et al. 2019 as in disentanglement_lib: eval.irs.diff_quantile quantile of each latent's deviation "
+        "with one factor fixed, over eval.irs.num_train fresh samples",
+        "Interventional robustness score (IRS)",
+    ),
+    # The unsupervised scores of Locatello et al. 2019: the codes alone, so on every dataset.
+    _code_score(
+        "gaussian_total_correlation",
+        "Gaussian TC",
+        "Gaussian TC [nats]",
+        "disentanglement_lib: KL of a Gaussian fitted to eval.unsupervised_points held-out means from the "
+        "product of its marginals",
+        "Gaussian total correlation of the means",
+    ),
+    _code_score(
+        "gaussian_wasserstein_correlation",
+        "Gaussian Wasserstein correlation",
+        "Gaussian W₂² [squared latent units]",
+        "disentanglement_lib: squared 2-Wasserstein distance between that Gaussian and the product of its marginals",
+        reported=False,
+    ),
+    _code_score(
+        "gaussian_wasserstein_correlation_norm",
+        "normalised Gaussian Wasserstein correlation",
+        "Gaussian W₂² / total variance",
+        "disentanglement_lib: gaussian_wasserstein_correlation over the trace of the fitted covariance",
+        "Gaussian Wasserstein correlation of the means (normalised)",
+    ),
+    _code_score(
+        "mutual_info_score",
+        "mean latent MI",
+        "mean MI between latents [nats]",
+        "disentanglement_lib's mutual_info_score: eval.mig_bins-bin mutual information of every pair of "
+        "latents on eval.unsupervised_points held-out means, averaged",
+        "Mutual information between latents",
     ),
     Metric(  # written by the report, not evaluate: it needs every seed of a setting (pipeline/report/udr.py)
         "udr",
@@ -187,6 +248,12 @@ REPORTED: tuple[str, ...] = tuple(m.name for m in _ALL if m.reported)
 """The report's metrics in its order: tables, figures, summary.csv columns."""
 FACTOR_SCORES: tuple[str, ...] = tuple(m.name for m in _ALL if m.needs_factors and m.per is None)
 """The disentanglement scores (MIG first), computed where the data set has ground-truth factors."""
+CODE_SCORES: tuple[str, ...] = (
+    "gaussian_total_correlation",
+    "gaussian_wasserstein_correlation_norm",
+    "mutual_info_score",
+)
+"""The reported unsupervised scores (the codes alone), computed on every dataset."""
 BOUNDS: tuple[str, ...] = tuple(
     m.name for m in _ALL if m.reported and m.axis.endswith(f"[{NATS}]") and m.better == "higher"
 )

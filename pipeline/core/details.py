@@ -38,6 +38,11 @@ class Details(TypedDict, total=False):
     factor_vae_active_dims: int
     factor_vae_votes: list[list[int]]
     beta_vae_train_accuracy: float
+    explicitness_train: float  # mean ROC-AUC on the training points
+    irs_active_dims: int  # latents that vary over IRS's samples
+    irs_matrix: list[list[float]]  # varying latents × scored factors
+    unsupervised_points: int  # held-out means the unsupervised scores read
+    unsupervised_skipped: str  # why they were not computed (a single latent)
     iwae_points: int
     iwae_k: int
 

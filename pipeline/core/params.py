@@ -139,6 +139,13 @@ class FactorVAEScoreParams(VotingScoreParams):
     prune_threshold: float = Field(default=0.05, ge=0)
 
 
+class IRSScoreParams(_Section):
+    """IRS over `num_train` fresh samples; `diff_quantile` of each group's deviations (1.0: the paper's maximum)."""
+
+    num_train: int = Field(default=1_000, ge=2)
+    diff_quantile: float = Field(default=0.99, ge=0, le=1)
+
+
 class EvalParams(_Section):
     batch_size: int = Field(default=64, ge=1)
     mig_points: int = Field(default=10_000, ge=2)
@@ -152,6 +159,9 @@ class EvalParams(_Section):
     sap: SplitScoreParams = SplitScoreParams()
     factor_vae: FactorVAEScoreParams = FactorVAEScoreParams()
     beta_vae: VotingScoreParams = VotingScoreParams()
+    modularity: SplitScoreParams = SplitScoreParams()
+    irs: IRSScoreParams = IRSScoreParams()
+    unsupervised_points: int = Field(default=10_000, ge=2)
 
 
 class PlotParams(_Section):

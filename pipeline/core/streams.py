@@ -22,7 +22,10 @@ NUMPY_STREAMS: dict[str, int | None] = {
     "factor_vae": 3,
     "beta_vae": 4,
     "iwae_rows": 5,  # the held-out images the IWAE bound is computed on
-    "udr_rows": 6,  # the held-out images every seed encodes for UDR (eval/codes.npz)
+    "modularity": 6,
+    "irs": 7,
+    "unsupervised_rows": 8,  # the held-out codes the unsupervised scores read
+    "udr_rows": 9,  # the held-out images every seed encodes for UDR (eval/codes.npz)
 }
 # torch streams, seeded with a params seed plus this offset.
 TORCH_STREAMS: dict[str, tuple[str, int]] = {

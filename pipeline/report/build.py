@@ -55,6 +55,8 @@ SCORE_FIGURES = {  # figure key → metrics shown side by side against β
     "bounds": ("elbo", "iwae"),
     "dci": ("dci_disentanglement", "dci_completeness", "dci_informativeness"),
     "scores": ("sap", "factor_vae", "beta_vae"),
+    "modularity": ("modularity", "explicitness", "irs"),
+    "unsupervised": ("gaussian_total_correlation", "gaussian_wasserstein_correlation_norm", "mutual_info_score"),
     "udr": ("udr",),
 }
 

@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pipeline.core.catalogue import CATALOGUE, FACTOR_SCORES
+from pipeline.core.catalogue import CATALOGUE, CODE_SCORES, FACTOR_SCORES
 from pipeline.report.data import METRIC_NAMES, BetaRow, RunRecord, Stat
 from pipeline.report.stats import LEVEL, MIN_SEEDS, Interval, supported_trend
 
@@ -197,9 +197,10 @@ def score_trend_sentence(rows: Sequence[BetaRow], metric: str, weight: str = "β
 
 
 def score_sentences(rows: Sequence[BetaRow], weight: str = "β") -> list[str]:
-    """The seed warning, then one interval-checked trend sentence per score (MIG, the others, IWAE)."""
+    """The seed warning, then one interval-checked trend sentence per score (MIG, the others, the unsupervised
+    ones, IWAE)."""
     text = [warning] if (warning := seed_warning(rows, weight)) else []
-    for metric in (*FACTOR_SCORES, "iwae"):
+    for metric in (*FACTOR_SCORES, *CODE_SCORES, "iwae"):
         if (sentence := score_trend_sentence(rows, metric, weight)) is not None:
             text.append(sentence)
     return text

@@ -23,7 +23,7 @@ from pipeline.core.streams import numpy_stream, torch_stream
 from pipeline.core.workspace import check_params_unchanged
 from pipeline.stages.artifacts import load_held_out, load_objective_state, load_trained
 from pipeline.stages.introspection import label_information
-from pipeline.stages.scores import add_scores, scores_line
+from pipeline.stages.scores import add_scores, scores_line, unsupervised_scores
 from pipeline.tracking.record import record_stage
 from vae.batches import iterate, to_device
 from vae.datasets import dataset_info
@@ -153,11 +153,12 @@ def summarise(
     own: Objective | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(metrics for DVC/MLflow, arrays behind them for plots and reports): the held-out figures with the
-    objective's terms after the ELBO's."""
+    objective's terms after the ELBO's, then the unsupervised scores of the means (every dataset)."""
     figures, details = held_out_figures(params, recon, kl_dims, means, factors)
     terms = objective_terms(params, figures, means, logvars, own)
-    metrics = {term: figures.pop(term) for term in ELBO_TERMS} | terms | figures
-    return metrics, details | {"estimators": ESTIMATORS}
+    codes_metrics, codes_details = unsupervised_scores(params, means)
+    metrics = {term: figures.pop(term) for term in ELBO_TERMS} | terms | figures | codes_metrics
+    return metrics, details | codes_details | {"estimators": ESTIMATORS}
 
 
 def run(params: Params, out: Outputs) -> dict[str, Any]:
@@ -170,7 +171,7 @@ def run(params: Params, out: Outputs) -> dict[str, Any]:
     images = to_device(held_out.images, device)
     with timings.phase("encode held-out"):
         recon, kl_dims, means, logvars = encode_held_out(model, images, params.eval.batch_size)
-    with timings.phase("ELBO, KL parts, MIG"):
+    with timings.phase("ELBO, KL parts, MIG, unsupervised scores"):
         metrics, details = summarise(params, recon, kl_dims, means, held_out.factors, logvars, own)
     metrics, details = add_scores(params, model, device, images, metrics, details, out.dataset)
     if held_out.factors is None and held_out.labels is not None:  # the latent figures use the class label

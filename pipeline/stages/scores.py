@@ -1,4 +1,5 @@
-"""The evaluate stage's disentanglement scores beyond MIG (DCI, SAP, FactorVAE, BetaVAE) and the IWAE bound.
+"""The evaluate stage's disentanglement scores beyond MIG (DCI, SAP, FactorVAE, BetaVAE, modularity and
+explicitness, IRS), the unsupervised scores of the codes alone, and the IWAE bound.
 
 Kept out of pipeline/stages/evaluate.py so the stage stays a list of steps: this module binds the pure
 estimators of metrics/ to a trained model (its posterior means are the representation, as in
@@ -17,11 +18,14 @@ import torch
 from metrics.beta_vae import compute_beta_vae
 from metrics.dci import compute_dci
 from metrics.factor_vae import compute_factor_vae
+from metrics.irs import compute_irs
 from metrics.likelihood import importance_log_terms, iwae_bound
+from metrics.modularity import compute_modularity_explicitness
 from metrics.sampling import GroundTruth, Represent, sample_codes
 from metrics.sap import compute_sap
+from metrics.unsupervised import compute_unsupervised
 from pipeline.core import timings
-from pipeline.core.catalogue import FACTOR_SCORES, label
+from pipeline.core.catalogue import CODE_SCORES, FACTOR_SCORES, label
 from pipeline.core.params import EvalParams, Params
 from pipeline.core.streams import numpy_stream, torch_stream
 from pipeline.stages.ground_truth import IncompleteGrid, ground_truth, scored_factors
@@ -90,7 +94,31 @@ def _beta_vae(e: EvalParams, data: GroundTruth, represent: Represent, rng: np.ra
     return {"beta_vae": result.eval_accuracy}, {"beta_vae_train_accuracy": result.train_accuracy}
 
 
-SCORERS = {"dci": _dci, "sap": _sap, "factor_vae": _factor_vae, "beta_vae": _beta_vae}
+def _modularity(e: EvalParams, data: GroundTruth, represent: Represent, rng: np.random.Generator) -> Scored:
+    result = compute_modularity_explicitness(
+        *sample_codes(data, represent, e.modularity.num_train, rng, e.batch_size),
+        *sample_codes(data, represent, e.modularity.num_test, rng, e.batch_size),
+        num_bins=e.mig_bins,
+    )
+    return {"modularity": result.modularity, "explicitness": result.explicitness_test}, {
+        "explicitness_train": result.explicitness_train
+    }
+
+
+def _irs(e: EvalParams, data: GroundTruth, represent: Represent, rng: np.random.Generator) -> Scored:
+    codes, factors = sample_codes(data, represent, e.irs.num_train, rng, e.batch_size)
+    result = compute_irs(codes, factors, e.irs.diff_quantile, e.mig_bins)
+    return {"irs": result.score}, {"irs_active_dims": result.num_active_dims, "irs_matrix": result.matrix.tolist()}
+
+
+SCORERS = {
+    "dci": _dci,
+    "sap": _sap,
+    "factor_vae": _factor_vae,
+    "beta_vae": _beta_vae,
+    "modularity": _modularity,
+    "irs": _irs,
+}
 """Each score draws from its own named stream (pipeline/core/streams.py), so changing one score's sizes leaves the others."""
 
 
@@ -149,6 +177,24 @@ def iwae_metrics(params: Params, model: VAE, images: torch.Tensor) -> tuple[dict
     }
 
 
+def unsupervised_scores(params: Params, means: np.ndarray) -> Scored:
+    """(metrics, details) of the unsupervised scores on a seeded random subset of `eval.unsupervised_points`
+    held-out posterior means (held-out rows are in dataset order). disentanglement_lib draws fresh samples of
+    the dataset; held-out images are a uniform sample of it too, so the scores run on every dataset alike."""
+    if means.shape[1] < 2:
+        return {}, {"unsupervised_skipped": "one latent: the unsupervised scores measure dependence between latents"}
+    n = min(params.eval.unsupervised_points, len(means))
+    rows = np.sort(numpy_stream("unsupervised_rows", params.data.split_seed).choice(len(means), n, replace=False))
+    result = compute_unsupervised(means[rows], params.eval.mig_bins)
+    metrics = {
+        "gaussian_total_correlation": result.gaussian_total_correlation,
+        "gaussian_wasserstein_correlation": result.gaussian_wasserstein_correlation,
+        "gaussian_wasserstein_correlation_norm": result.gaussian_wasserstein_correlation_norm,
+        "mutual_info_score": result.mutual_info_score,
+    }
+    return metrics, {"unsupervised_points": n}
+
+
 TIMING_KEYS = ("score_seconds", "iwae_seconds")
 
 
@@ -167,7 +213,7 @@ def add_scores(
     details: dict,
     prepared: Path | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """`metrics` and `details` with the IWAE bound and, where the data set has factors, the four scores
+    """`metrics` and `details` with the IWAE bound and, where the data set has factors, the sampled scores
     (`scores_skipped` says why when a subsample of a dataset read from files leaves combinations out)."""
     extra = [iwae_metrics(params, model, held_out)]
     if has_factors(params):
@@ -185,5 +231,6 @@ def add_scores(
 def scores_line(metrics: dict[str, Any]) -> str:
     """The evaluate command's second line: the IWAE bound and whichever scores were computed."""
     parts = [f"IWAE {metrics['iwae']:.2f} nats"] if "iwae" in metrics else []
-    parts += [f"{label(key)} {metrics[key]:.3f}" for key in FACTOR_SCORES if key != "mig" and key in metrics]
+    scores = (*FACTOR_SCORES[1:], *CODE_SCORES)  # MIG is on the first line
+    parts += [f"{label(key)} {metrics[key]:.3f}" for key in scores if key in metrics]
     return "evaluate: " + ", ".join(parts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.core.catalogue import BOUNDS, CATALOGUE, FACTOR_SCORES, REPORTED, unknown_keys
+from pipeline.core.catalogue import BOUNDS, CATALOGUE, CODE_SCORES, FACTOR_SCORES, REPORTED, unknown_keys
 from pipeline.core.details import KEYS as DETAILS_KEYS
 from pipeline.core.params import parse_params
 from pipeline.stages.evaluate import summarise
@@ -18,6 +18,7 @@ def test_every_entry_says_what_it_is():
     assert FACTOR_SCORES[0] == "mig" and set(FACTOR_SCORES) <= set(REPORTED)
     assert BOUNDS == ("elbo", "iwae")
     assert all(CATALOGUE[name].needs_factors and CATALOGUE[name].decimals == 3 for name in FACTOR_SCORES)
+    assert set(CODE_SCORES) <= set(REPORTED) and not any(CATALOGUE[name].needs_factors for name in CODE_SCORES)
 
 
 def test_unknown_keys_are_named():
@@ -41,3 +42,4 @@ def test_evaluate_writes_only_catalogued_keys(objective, with_factors):
     assert unknown_keys(metrics) == []
     assert set(details) <= DETAILS_KEYS  # eval/details.json's keys are declared in pipeline/core/details.py
     assert ("mig" in metrics) == with_factors
+    assert set(CODE_SCORES) <= metrics.keys()  # the unsupervised scores need no factors

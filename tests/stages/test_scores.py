@@ -9,10 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.core.catalogue import FACTOR_SCORES, unknown_keys
+from metrics.unsupervised import compute_unsupervised
+from pipeline.core.catalogue import CODE_SCORES, FACTOR_SCORES, unknown_keys
 from pipeline.core.details import KEYS as DETAILS_KEYS
+from pipeline.core.params import parse_params
+from pipeline.core.streams import numpy_stream
 from pipeline.stages.ground_truth import SCORED_FACTORS
-from pipeline.stages.scores import add_scores, dsprites_ground_truth, scores_line
+from pipeline.stages.scores import add_scores, dsprites_ground_truth, scores_line, unsupervised_scores
 from testkit.batches import tiny_model_and_sprites
 from vae.dsprites import SPACE, render_images
 
@@ -42,4 +45,21 @@ def test_add_scores_on_a_tiny_model():
     again, _ = add_scores(params, model, torch.device("cpu"), packed, {}, {})
     assert again == {key: metrics[key] for key in again}  # seeded: the same scores twice
     assert np.asarray(details["dci_importance"]).shape == (params.model.latent_dim, 5)
+    assert 0.5 <= details["explicitness_train"] <= 1.0 and 0 <= details["irs_active_dims"] <= params.model.latent_dim
+    assert np.asarray(details["irs_matrix"]).shape == (details["irs_active_dims"], 5)
     assert scores_line(metrics).startswith("evaluate: IWAE ")
+
+
+def test_unsupervised_scores_read_a_seeded_subset_of_the_held_out_means():
+    params = parse_params({"eval": {"unsupervised_points": 40, "mig_bins": 10}, "data": {"split_seed": 3}})
+    means = np.random.default_rng(0).normal(size=(100, 4)) @ np.triu(np.ones((4, 4)))  # correlated latents
+    metrics, details = unsupervised_scores(params, means)
+    rows = np.sort(numpy_stream("unsupervised_rows", 3).choice(100, 40, replace=False))
+    expected = compute_unsupervised(means[rows], num_bins=10)
+    assert details == {"unsupervised_points": 40} and set(CODE_SCORES) <= metrics.keys()
+    assert metrics["gaussian_total_correlation"] == expected.gaussian_total_correlation > 0.1
+    assert metrics["mutual_info_score"] == expected.mutual_info_score
+    assert unsupervised_scores(params, means[:30])[1] == {"unsupervised_points": 30}  # at most the held-out set
+    assert "Gaussian TC" in scores_line(metrics)
+    skipped, why = unsupervised_scores(params, means[:, :1])  # one latent: no pair to measure
+    assert skipped == {} and "one latent" in why["unsupervised_skipped"]
