@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from vae.batches import as_images
+from vae.batches import Stored, as_images
 from vae.divergence import describe, finite_flag
 from vae.errors import DeviceError, TrainingDiverged, TrainingInterrupted
 from vae.model import VAE
@@ -98,7 +98,7 @@ def resolve_precision(requested: str, device: torch.device) -> str:
 
 def train_vae(
     model: VAE,
-    packed: Tensor,
+    packed: Stored,
     config: TrainConfig,
     generator: torch.Generator,
     on_log: Callable[[CurvePoint], None] = lambda point: None,

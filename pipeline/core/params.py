@@ -32,6 +32,7 @@ class DataParams(_Section):
         "dsprites",
         "color_dsprites",
         "noisy_dsprites",
+        "scream_dsprites",
         "digits",
         "mnist",
         "fashion_mnist",
@@ -57,7 +58,7 @@ class DataParams(_Section):
 
         if self.source is not None and not takes_source(self.dataset):
             raise ValueError(
-                f"source is DeepMind's dSprites file or a local dataset's copy; dataset {self.dataset} takes no source"
+                f"source is DeepMind's dSprites file, a local dataset's copy or scream-dSprites' image; dataset {self.dataset} takes no source"
             )
         return self
 

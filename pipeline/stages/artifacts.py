@@ -23,11 +23,13 @@ class HeldOut:
     images: np.ndarray  # as stored: bit-packed (n_test, bytes) for binary data, else uint8 (n_test, C, H, W)
     factors: np.ndarray | None  # ground-truth factor classes (n_test, F), or None (no factors: no MIG)
     labels: np.ndarray | None  # class labels (n_test,), or None
+    texture: np.ndarray | None  # uint8 (H, W, 3) background image the sprites are drawn over, or None
 
 
 def read_split(out: Outputs, *keys: str) -> list[np.ndarray | None]:
     """The split's arrays by name (None for an optional one the file lacks: `test_factors`, `test_labels`),
-    or OutputError when data/split.npz is missing or damaged (a truncated zip fails only when read)."""
+    or OutputError when data/split.npz is missing or damaged (a truncated zip fails only when read).
+    Optional keys: `test_factors`, `test_labels`, `texture`."""
     restore = "run `dvc checkout data/split.npz` or `dvc repro -f prepare` to restore it"
     required = {"train", "test", "test_images"}
     try:
@@ -54,8 +56,14 @@ def load_train_images(out: Outputs, dataset: str = "dsprites", chunk: int = 65_5
 
 
 def load_held_out(out: Outputs) -> HeldOut:
-    images, factors, labels = read_split(out, "test_images", "test_factors", "test_labels")
-    return HeldOut(images, factors, labels)
+    images, factors, labels, texture = read_split(out, "test_images", "test_factors", "test_labels", "texture")
+    return HeldOut(images, factors, labels, texture)
+
+
+def load_texture(out: Outputs) -> np.ndarray | None:
+    """The background image scream-dSprites' batches are drawn over (vae.batches.Textured), or None."""
+    (texture,) = read_split(out, "texture")
+    return texture
 
 
 def load_trained(out: Outputs, device: torch.device) -> VAE:

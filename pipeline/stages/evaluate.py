@@ -168,7 +168,7 @@ def run(params: Params, out: Outputs) -> dict[str, Any]:
     model = load_trained(out, device)
     own = objective(params, dataset_size=len(held_out.images))
     load_objective_state(out, own)
-    images = to_device(held_out.images, device)
+    images = to_device(held_out.images, device, held_out.texture)
     with timings.phase("encode held-out"):
         recon, kl_dims, means, logvars = encode_held_out(model, images, params.eval.batch_size)
     with timings.phase("ELBO, KL parts, MIG, unsupervised scores"):

@@ -4,7 +4,9 @@ its own images, for the scores that sample (DCI, SAP, FactorVAE, BetaVAE).
 A score must see the images the model was trained on: plain dSprites is the binary sprite; color-dSprites
 the sprite in its image's fixed colour (vae.datasets' colour table, as vae.batches.as_images applies it);
 noisy-dSprites the white sprite over uniform [0, 1) noise per channel, drawn from the score's own seeded
-generator (disentanglement_lib's `np.minimum(sprite + noise, 1)`).
+generator (disentanglement_lib's `np.minimum(sprite + noise, 1)`); scream-dSprites the sprite inverting a random
+crop of the prepared file's thumbnail of The Scream plus a random colour, halved, each drawn per observation
+from that generator in disentanglement_lib's order (crop row, crop column, colour).
 
 The datasets read from the user's files (3D Shapes, MPI3D, SmallNORB, Cars3D) are drawn from the prepared
 file, as disentanglement_lib draws them from the whole dataset in memory: each asked combination is looked up
@@ -13,6 +15,7 @@ in the factor grid. That needs every combination, so a `data.subsample` of them 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +24,12 @@ from metrics.sampling import GroundTruth
 from vae.datasets import dataset_info
 from vae.datasets.factored import FactorGrid, load_factored
 from vae.datasets.registry import DSPRITES_FAMILY, LOCAL_FILES, sprite_colours
+from vae.datasets.scream import CROP, load_texture
 from vae.dsprites import FACTOR_NAMES, FACTOR_SIZES, SPACE, render_images
 
 VARYING = [i for i, size in enumerate(FACTOR_SIZES) if size > 1]
 SCORED_FACTORS: tuple[str, ...] = tuple(FACTOR_NAMES[i] for i in VARYING)
+Observations = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
 def all_classes(factors: np.ndarray) -> np.ndarray:
@@ -53,8 +58,29 @@ def _noisy(factors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.minimum(mask + noise, 1.0)
 
 
+def screamed(texture: np.ndarray) -> Observations:
+    """The sampler of scream-dSprites over uint8 (H, W, 3) `texture`: disentanglement_lib's ScreamDSprites,
+    observation by observation."""
+    scream = texture.astype(np.float64) / 255.0  # as disentanglement_lib holds it
+
+    def observations(factors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        sprites = _binary(factors, rng)
+        out = np.empty((len(factors), 3, CROP, CROP), dtype=np.float32)
+        for i, sprite in enumerate(sprites):
+            top = rng.integers(0, scream.shape[0] - CROP)
+            left = rng.integers(0, scream.shape[1] - CROP)
+            background = (scream[top : top + CROP, left : left + CROP] + rng.uniform(0, 1, size=3)) / 2.0
+            mask = sprite == 1
+            background[mask] = 1 - background[mask]
+            out[i] = background.transpose(2, 0, 1)
+        return out
+
+    return observations
+
+
 _OBSERVATIONS = {"dsprites": _binary, "color_dsprites": _coloured, "noisy_dsprites": _noisy}
-assert set(_OBSERVATIONS) == set(DSPRITES_FAMILY), "every dSprites variant needs its sampler"
+_TEXTURED = {"scream_dsprites": screamed}  # samplers that need the prepared file's background image
+assert set(_OBSERVATIONS) | set(_TEXTURED) == set(DSPRITES_FAMILY), "every dSprites variant needs its sampler"
 
 
 class IncompleteGrid(ValueError):
@@ -63,7 +89,7 @@ class IncompleteGrid(ValueError):
 
 def scored_factors(dataset: str) -> tuple[str, ...]:
     """The factors the sampling scores score, in their order: dSprites' varying five, or the dataset's own."""
-    return SCORED_FACTORS if dataset in _OBSERVATIONS else tuple(dataset_info(dataset).factor_names or ())
+    return SCORED_FACTORS if dataset in DSPRITES_FAMILY else tuple(dataset_info(dataset).factor_names or ())
 
 
 def _from_file(dataset: str, prepared: Path) -> GroundTruth:
@@ -85,12 +111,16 @@ def _from_file(dataset: str, prepared: Path) -> GroundTruth:
 def ground_truth(dataset: str, prepared: Path | None = None) -> GroundTruth:
     """`dataset` as disentanglement_lib samples it: for the dSprites family the five varying factors, uniform
     and independent, each combination rendered on demand (no dataset file is read); for the datasets read
-    from the user's files, the images of the `prepared` file (IncompleteGrid when a subsample left gaps)."""
+    from the user's files, the images of the `prepared` file (IncompleteGrid when a subsample left gaps);
+    scream-dSprites over the background image of its `prepared` file."""
     if dataset in LOCAL_FILES and prepared is not None:
         return _from_file(dataset, prepared)
+    sizes = tuple(FACTOR_SIZES[i] for i in VARYING)
+    if dataset in _TEXTURED and prepared is not None:
+        return GroundTruth(sizes, _TEXTURED[dataset](load_texture(prepared)))
     if dataset not in _OBSERVATIONS:
         raise ValueError(
             f"{dataset} has no ground-truth factors to sample without its prepared file; scores need one of "
-            f"{', '.join([*_OBSERVATIONS, *LOCAL_FILES])}"
+            f"{', '.join([*_OBSERVATIONS, *_TEXTURED, *LOCAL_FILES])}"
         )
-    return GroundTruth(tuple(FACTOR_SIZES[i] for i in VARYING), _OBSERVATIONS[dataset])
+    return GroundTruth(sizes, _OBSERVATIONS[dataset])

@@ -63,10 +63,11 @@ def _figures(params: Params, out: Outputs) -> list[str]:
     device = pick_device(params.train.device)
     model = load_trained(out, device)
     details = read_details(out.details)
-    test_images = load_held_out(out).images
+    held = load_held_out(out)
+    test_images = held.images
     # Evenly spaced over the held-out rows, which are in dataset order: every shape and scale shows up.
     shown = np.linspace(0, len(test_images) - 1, min(params.plot.n_images, len(test_images))).astype(int)
-    held_out = to_device(test_images[shown], device)
+    held_out = to_device(test_images[shown], device, held.texture)
     out.plots.mkdir(parents=True, exist_ok=True)
     written = []
     for name, fig in model_figures(model, held_out, details["kl_per_dim"], params, device):
@@ -83,10 +84,9 @@ def _figures(params: Params, out: Outputs) -> list[str]:
         out.plots / Figure.TRAINING_CURVES,
     )
     written += [Figure.KL_PER_DIM, Figure.TRAINING_CURVES]
-    held = load_held_out(out)
     target = introspection_target(held.factors, held.labels, details)  # ground-truth factors, or the label
     if target is not None:
-        images = to_device(held.images, device)
+        images = to_device(held.images, device, held.texture)
         for name, fig in latent_figures(model, images, target.classes, target.details(details), params, device):
             plotting.save(fig, out.plots / name)
             written.append(name)

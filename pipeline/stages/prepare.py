@@ -59,6 +59,8 @@ def run(params: Params, out: Outputs) -> int:
         extra["test_factors"] = loaded.factors[test]
     if loaded.labels is not None:
         extra["test_labels"] = loaded.labels[test]
+    if loaded.texture is not None:  # scream-dSprites' background image, for every batch of every stage
+        extra["texture"] = loaded.texture
     with atomic_path(out.split) as tmp, tmp.open("wb") as handle:
         np.savez(handle, train=train, test=test, test_images=loaded.images[test], **extra)
     return n

@@ -12,7 +12,7 @@ from pipeline.core.identity import checkpoint_folder, inputs_key
 from pipeline.core.params import Params
 from pipeline.core.paths import Outputs, atomic_path, repo_root, write_text_atomic
 from pipeline.core.workspace import check_params_unchanged
-from pipeline.stages.artifacts import load_train_images
+from pipeline.stages.artifacts import load_texture, load_train_images
 from pipeline.stages.progress import training_progress
 from pipeline.tracking.record import record_stage, training_run
 from vae.batches import to_device
@@ -36,6 +36,7 @@ def run(params: Params, out: Outputs) -> str:
     device = pick_device(params.train.device)
     with timings.phase("load data"):
         train_images = load_train_images(out, params.data.dataset)
+        stored = to_device(train_images, device, load_texture(out))  # with scream-dSprites' background image
     model = VAE(model_config(params))
     config = train_config(params, device, dataset_size=len(train_images))
     key = inputs_key(out.root, params)
@@ -53,7 +54,7 @@ def run(params: Params, out: Outputs) -> str:
 
             try:
                 with timings.phase("train loop"):
-                    curve = train_vae(model, to_device(train_images, device), config, generator, log, checkpoints)
+                    curve = train_vae(model, stored, config, generator, log, checkpoints)
             except TrainingDiverged as error:
                 raise TrainingDiverged(
                     f"{error}; no model was written (train.lr = {params.train.lr:g}, beta = {params.beta:g})"

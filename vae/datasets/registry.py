@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from vae import dsprites
-from vae.datasets import cars3d, factored, labelled, mpi3d, shapes3d, smallnorb, torchvision_sets
+from vae.datasets import cars3d, factored, labelled, mpi3d, scream, shapes3d, smallnorb, torchvision_sets
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class ImageData:
     images: np.ndarray
     factors: np.ndarray | None  # int64 (N, F) factor classes, or None
     labels: np.ndarray | None  # int64 (N,) class labels, or None
+    texture: np.ndarray | None = None  # uint8 (H, W, 3) scream-dSprites' background image, or None
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -57,6 +58,13 @@ DATASETS: dict[str, DatasetInfo] = {
         False,
         dsprites.FACTOR_NAMES,
         "dSprites rendered by `prepare`, the white sprite over uniform noise (Locatello et al. 2019)",
+    ),
+    "scream_dsprites": DatasetInfo(
+        "scream_dsprites",
+        (3, 64, 64),
+        False,
+        dsprites.FACTOR_NAMES,
+        "dSprites rendered by `prepare` over patches of your image of The Scream (data.source or its default)",
     ),
     "mnist": DatasetInfo("mnist", (1, 28, 28), False, None, "torchvision's MNIST files under data.root"),
     "fashion_mnist": DatasetInfo(
@@ -88,7 +96,7 @@ LOCAL_FILES: dict[str, factored.LocalFiles] = {
 """Datasets read from the user's own copy (disentanglement_lib's suite): where it goes and how it is read."""
 
 
-DSPRITES_FAMILY = ("dsprites", "color_dsprites", "noisy_dsprites")
+DSPRITES_FAMILY = ("dsprites", "color_dsprites", "noisy_dsprites", "scream_dsprites")
 """Datasets stored as the dSprites file; the variants are coloured per batch (vae.batches.as_images)."""
 COLOUR_SEED = 0  # fixes each color-dSprites image's colour, whatever the subsample or split
 
@@ -107,12 +115,16 @@ def dataset_info(name: str) -> DatasetInfo:
 
 
 def takes_source(name: str) -> bool:
-    """Whether data.source means something for `name`: DeepMind's dSprites file, or a local dataset's copy."""
+    """Whether data.source means something for `name`: DeepMind's dSprites file, a local dataset's copy, or
+    scream-dSprites' image."""
     return name in DSPRITES_FAMILY or name in LOCAL_FILES
 
 
 def default_source(name: str) -> Path | None:
-    """Where a local dataset's copy goes when data.source is not set (relative to the repository root)."""
+    """Where a local file goes when data.source is not set (relative to the repository root): a local dataset's
+    copy, or scream-dSprites' image (its sprites are rendered, never DeepMind's file)."""
+    if name == "scream_dsprites":
+        return scream.DEFAULT
     return LOCAL_FILES[name].default if name in LOCAL_FILES else None
 
 
@@ -133,15 +145,18 @@ def write_dataset(
     download: bool = False,
 ) -> int:
     """Write dataset `name` to `path` (atomically), keeping `rows(n_total)` (sorted row indices) of it.
-    `source` is a user-supplied original file (dSprites, or the local datasets' copy, which default to
-    `default_source`); `root` the folder of torchvision's files (MNIST, Fashion-MNIST), which torchvision may
-    fill if `download`. Returns the number of images written."""
+    `source` is a user-supplied original file (dSprites, the local datasets' copy or scream-dSprites' image,
+    which default to `default_source`); `root` the folder of torchvision's files (MNIST, Fashion-MNIST), which
+    torchvision may fill if `download`. Returns the number of images written."""
     info = dataset_info(name)
     if source is not None and not takes_source(name):
         raise ValueError(f"data.source is for DeepMind's dSprites file; {name} comes from {info.how_to_get}")
     if name in LOCAL_FILES:
         files = LOCAL_FILES[name]
         return factored.write_factored(path, files.read(Path(source or files.default), rows))
+    if name == "scream_dsprites":
+        texture = scream.read_texture(Path(source or scream.DEFAULT))
+        return dsprites.write_dsprites(path, rows(dsprites.N_IMAGES), extra={scream.TEXTURE_KEY: texture})
     if name in DSPRITES_FAMILY:
         n_total = dsprites.validate_dsprites(source) if source is not None else dsprites.N_IMAGES
         keep = rows(n_total)
@@ -160,7 +175,8 @@ def load_dataset(name: str, path: Path) -> ImageData:
         packed, classes = dsprites.load_dsprites_packed(path)
         if name == "color_dsprites":
             packed = np.concatenate([packed, sprite_colours(classes)], axis=1)
-        return ImageData(info, packed, classes, None)
+        texture = scream.load_texture(path) if name == "scream_dsprites" else None
+        return ImageData(info, packed, classes, None, texture)
     if name in LOCAL_FILES:
         data = factored.load_factored(path, info.image_shape, len(info.factor_names or ()))
         return ImageData(info, data.images, data.factors, None)

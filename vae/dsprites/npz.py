@@ -14,7 +14,7 @@ import contextlib
 import io
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -115,8 +115,11 @@ def _row_chunks(arr: np.ndarray, chunk: int) -> Iterator[np.ndarray]:
         yield arr[start : start + chunk]
 
 
-def write_dsprites(path: Path, indices: np.ndarray | None = None, chunk: int = 16384) -> int:
-    """Render the given flat indices (strictly increasing; None = all N) into an original-format npz.
+def write_dsprites(
+    path: Path, indices: np.ndarray | None = None, chunk: int = 16384, extra: Mapping[str, np.ndarray] | None = None
+) -> int:
+    """Render the given flat indices (strictly increasing; None = all N) into an original-format npz,
+    followed by `extra` members (scream-dSprites' texture), which readers of the three keys ignore.
 
     Rows are rendered and deflated `chunk` at a time, so peak memory is about two chunks of images
     (2 x 64 MiB at the default; larger chunks are no faster) rather than the 3 GB of the whole array.
@@ -144,6 +147,8 @@ def write_dsprites(path: Path, indices: np.ndarray | None = None, chunk: int = 1
             (n, len(FACTOR_SIZES)),
             (latents_for(part)[1] for part in _row_chunks(idx, 1 << 18)),
         )
+        for key, array in (extra or {}).items():
+            npz.member(key, array.dtype, array.shape, [np.ascontiguousarray(array)])
     return n
 
 
