@@ -12,6 +12,8 @@ from pipeline.core.errors import TrackingError
 from pipeline.tracking.mlmodel import LoggedVAE
 from testkit.runs import SMALL_MODEL, finished_run
 
+pytestmark = pytest.mark.e2e  # MLflow models written and unpickled: seconds, not milliseconds
+
 
 def test_models_by_run_id_and_experiment_and_a_sweeps_runs(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

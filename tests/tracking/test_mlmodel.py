@@ -23,6 +23,8 @@ from pipeline.tracking.record import log_stage
 from pipeline.tracking.store import ModelRun, tracking_uri
 from testkit.runs import SMALL_MODEL, finished_run, write_outputs
 
+pytestmark = pytest.mark.e2e  # MLflow models written, unpickled and served: seconds, not milliseconds
+
 
 @pytest.fixture(autouse=True)
 def default_store(monkeypatch):
@@ -95,7 +97,6 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.mark.e2e
 def test_mlflow_models_serve_answers_an_encode_request(tmp_path):
     run_id = finished_run(tmp_path, "exp-a", SMALL_MODEL, {"mig": 0.1})
     batch = images(2, seed=7)

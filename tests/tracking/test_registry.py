@@ -29,6 +29,7 @@ def sweep_store(root):
     return ids
 
 
+@pytest.mark.e2e  # MLflow models written, registered, a report built: seconds
 def test_the_best_run_of_each_group_is_registered_with_an_alias_and_its_sweep_tags(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     ids = sweep_store(tmp_path)
@@ -60,6 +61,7 @@ def test_the_best_run_of_each_group_is_registered_with_an_alias_and_its_sweep_ta
     assert f'href="http://127.0.0.1:5000/#/models/{BETA_MODEL}/versions/2">{BETA_MODEL}@best-elbo</a>' in page
 
 
+@pytest.mark.e2e
 def test_register_command_and_its_one_line_errors(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(tmp_path)
