@@ -123,6 +123,25 @@ def record(params_file: ParamsOption = Path("params.yaml")) -> None:
     typer.echo(f"recorded {', '.join(stages)} outputs in MLflow run {run_id}")
 
 
+@app.command()
+@user_errors
+def register(
+    sweep: Annotated[str, typer.Option(help="The sweep whose runs compete (its name, as `vae-pipe sweep --name`).")],
+    by: Annotated[
+        str, typer.Option(help="The score that picks the best run, e.g. mig, elbo, sap (a catalogue name).")
+    ] = "mig",
+) -> None:
+    """Register the best run of a sweep per (objective, dataset, likelihood) in MLflow's Model Registry, alias best-BY."""
+    from pipeline.core.paths import repo_root
+    from pipeline.tracking.registry import register_best
+
+    for version in register_best(repo_root(), sweep, by):
+        typer.echo(
+            f"{version.uri} → version {version.version} ({by} {version.score:.4g}, run {version.run_id}"
+            + (f", experiment {version.exp_name})" if version.exp_name else ")")
+        )
+
+
 def _port_free(port: int) -> bool:
     import socket
 

@@ -69,8 +69,10 @@ def project_env(root: Path) -> dict[str, str]:
 
 def mlflow_runs(root: Path) -> tuple[MlflowClient, list[Run]]:
     """(client, runs) of the project's MLflow experiment in the default store at `root`."""
+    import mlflow
     from mlflow import MlflowClient
 
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")  # listing `model/` goes through the default store
     client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("vae-pipe")
     assert experiment is not None, "no MLflow experiment 'vae-pipe' in the repository's store"

@@ -310,7 +310,12 @@ def test_every_source_path_named_exists() -> None:
     assert not problems, "\n".join(problems)
 
 
-FOREIGN_OPTIONS = {"--force": "dvc queue kill", "--no-nanny": "dask worker", "--setting": "benchmarks/scores.py"}
+FOREIGN_OPTIONS = {
+    "--force": "dvc queue kill",
+    "--no-nanny": "dask worker",
+    "--setting": "benchmarks/scores.py",
+    "--env-manager": "mlflow models serve",
+}
 
 
 def test_every_option_the_prose_names_exists() -> None:

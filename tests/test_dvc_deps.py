@@ -31,6 +31,7 @@ CANNOT_CHANGE_OUTPUTS = {
     "pipeline.tracking.store": "the MLflow store: runs, tags and the store check; stage outputs are written before "
     "they are recorded",
     "pipeline.tracking.record": "logs a stage's written outputs to MLflow",
+    "pipeline.tracking.mlmodel": "logs the written model as an MLflow Model (read back from its files)",
     "pipeline.core.identity": "the inputs key names the MLflow run and the checkpoint folder; a training resumed "
     "from a checkpoint ends bit-identical to one that was not (tests/vae/test_resume.py)",
 }

@@ -78,7 +78,7 @@ def test_repro_noop_and_exp_run_are_tracked(make_project):
         assert [m.step for m in speed] == [5, 10, 15, 20, 25, 30] and run.data.metrics["train.mean_images_per_s"] > 0
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
         assert {f"plots/{name}" for name in FIGURES} <= artifacts
-        assert {a.path for a in client.list_artifacts(run.info.run_id, "model")} >= {"model/model.pt"}
+        assert {a.path for a in client.list_artifacts(run.info.run_id, "model")} >= {"model/model.pt", "model/MLmodel"}
         assert "eval/codes.npz" in {a.path for a in client.list_artifacts(run.info.run_id, "eval")}
     beta8 = next(run for run in runs if run.data.params["beta"] == "8.0")
     assert beta8.data.tags.get("dvc.exp_name") in exp_names
@@ -88,6 +88,9 @@ def test_repro_noop_and_exp_run_are_tracked(make_project):
     assert "Running stage 'train'" not in again.stdout
     _, runs = mlflow_runs(root)
     assert sorted(run.data.params["beta"] for run in runs) == ["4.0", "8.0"]
+    # One MLflow Model per run (pipeline/tracking/mlmodel.py), none added by the later stages' records or the rerun.
+    logged = client.search_logged_models([runs[0].info.experiment_id])
+    assert sorted(model.source_run_id for model in logged) == sorted(run.info.run_id for run in runs)
 
     # DVC's own queue, for users who prefer it to `vae-pipe sweep`: the stages record wherever they run.
     project.run("dvc", "exp", "run", "--queue", "-S", "beta=2", "--name", "queued-beta2")

@@ -46,6 +46,7 @@ from pipeline.report.runs import FoundRuns, find_runs
 from pipeline.report.sections import objective_sections, section_csv_rows, section_sentences
 from pipeline.report.udr import UDR, udr_candidates, udr_scores, with_udr
 from pipeline.tracking.record import ARTIFACT_DIRS, CODES_ARTIFACT, DETAILS_ARTIFACT, figure_artifact
+from pipeline.tracking.registry import registered_versions
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -273,6 +274,7 @@ def _write_page(found: FoundRuns, runs: list[RunRecord], work: Path) -> tuple[li
         primary_objective=primary.title if len(sections) > 1 else None,
         sections=sections,
         all_runs=all_runs,
+        registered=[r for r in registered_versions(mlflow_client) if r.run_id in {run.run_id for run in all_runs}],
     )
     (work / INDEX).write_text(page, encoding="utf-8")
     return sentences, best

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import TYPE_CHECKING
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
@@ -14,6 +15,9 @@ from pipeline.core.paths import Figure
 from pipeline.report.data import METRIC_NAMES, METRICS, BetaRow, RunRecord
 from pipeline.report.sections import Section, objective_sections
 from pipeline.report.sentences import fmt_stat, fmt_value
+
+if TYPE_CHECKING:
+    from pipeline.tracking.registry import Registered
 
 INDEX = "index.html"
 SUMMARY_CSV = "summary.csv"
@@ -38,6 +42,7 @@ INTROSPECTION_FIGURES = (  # shown in a second row per β
 )
 RUN_FIGURES = tuple(RUN_FIGURE_TITLES)
 TEMPLATE = "report.html.j2"
+UI_BASE = "http://127.0.0.1:5000"  # where `vae-pipe ui` serves by default: the registered versions' links
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,7 @@ def render_html(
     primary_objective: str | None = None,
     sections: Sequence[Section] = (),
     all_runs: Sequence[RunRecord] | None = None,
+    registered: Sequence[Registered] = (),
 ) -> str:
     """The whole page. `figures`: figure key → relative path (only figures that were drawn). `sections`: one
     per objective (summary and table each, never pooled; by default those of `runs`), `all_runs` the
@@ -112,6 +118,8 @@ def render_html(
             figure_names=Figure,
             introspection_figures=INTROSPECTION_FIGURES,
             summary_csv=SUMMARY_CSV,
+            registered=registered,
+            ui_base=UI_BASE,
         )
     )
 

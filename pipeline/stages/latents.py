@@ -74,6 +74,24 @@ def decoded(model: VAE, z: torch.Tensor) -> np.ndarray:
     return pixels(model.likelihood.mean(model.decode(z)))
 
 
+def traversal_strips(model: VAE, base: torch.Tensor, dims: Sequence[int], values: np.ndarray) -> np.ndarray:
+    """(len(dims), steps, h, w[, 3]): code `base` (1, latent_dim) decoded with latent `dims[i]` moved by each
+    of `values` in row i, every other latent kept."""
+    offsets = torch.as_tensor(values, dtype=base.dtype, device=base.device)
+    rows = []
+    for dim in dims:
+        z = base.repeat(len(values), 1)
+        z[:, dim] += offsets
+        rows.append(decoded(model, z))
+    return np.stack(rows)
+
+
+def interpolation_strip(model: VAE, za: torch.Tensor, zb: torch.Tensor, steps: int) -> np.ndarray:
+    """(steps, h, w[, 3]): codes (1 − t)·za + t·zb for t evenly from 0 to 1, decoded."""
+    t = torch.linspace(0, 1, steps, device=za.device)[:, None]
+    return decoded(model, (1 - t) * za + t * zb)
+
+
 @torch.inference_mode()
 def latent_figures(
     model: VAE,
@@ -103,15 +121,9 @@ def latent_figures(
     active = np.asarray(details["active"], dtype=bool)
     order = np.argsort(kl)[::-1]
     values = np.linspace(-p.traversal_range, p.traversal_range, p.traversal_steps)
-    offsets = torch.as_tensor(values, dtype=torch.float32, device=device)
 
     def strips(base: torch.Tensor) -> np.ndarray:
-        out = []
-        for dim in order:
-            z = base.repeat(p.traversal_steps, 1)
-            z[:, dim] += offsets
-            out.append(decoded(model, z))
-        return np.stack(out)
+        return traversal_strips(model, base, order, values)
 
     first = torch.as_tensor(codes[:1], device=device)
     carries = carried_factor(details["mutual_info"], details["factor_entropy"], details["factor_names"])
@@ -128,11 +140,10 @@ def latent_figures(
     yield Figure.PRIOR_TRAVERSALS, fig
 
     pairs = rng.choice(len(codes), size=(min(N_PAIRS, len(codes) // 2), 2), replace=False)
-    t = torch.linspace(0, 1, p.traversal_steps, device=device)[:, None]
     lines = []
     for a, b in pairs:
         za, zb = (torch.as_tensor(codes[i], device=device) for i in (a, b))
-        lines.append(decoded(model, (1 - t) * za + t * zb))
+        lines.append(interpolation_strip(model, za, zb, p.traversal_steps))
     yield Figure.INTERPOLATIONS, plotting.interpolations(np.stack(lines), params.beta)
 
     names, sizes = details["factor_names"], [int(factors[:, j].max()) + 1 for j in range(factors.shape[1])]

@@ -16,7 +16,7 @@ from pipeline.core.workspace import check_params_unchanged
 from pipeline.stages import plotting
 from pipeline.stages.artifacts import load_held_out, load_trained
 from pipeline.stages.introspection import introspection_target
-from pipeline.stages.latents import decoded, latent_figures, pixels
+from pipeline.stages.latents import decoded, latent_figures, pixels, traversal_strips
 from pipeline.tracking.record import record_stage
 from vae.batches import as_images, to_device
 from vae.model import VAE
@@ -38,15 +38,10 @@ def model_figures(model: VAE, held_out: torch.Tensor, kl_per_dim: list[float], p
 
     order = np.argsort(kl_per_dim)[::-1]
     values = np.linspace(-p.traversal_range, p.traversal_range, p.traversal_steps)
-    base = mu[:1].repeat(p.traversal_steps, 1)
-    rows = []
-    for dim in order:
-        codes = base.clone()
-        codes[:, dim] += torch.as_tensor(values, dtype=codes.dtype, device=device)
-        rows.append(decoded(model, codes))
+    rows = traversal_strips(model, mu[:1], order, values)
     yield (
         Figure.TRAVERSALS,
-        plotting.traversals(np.stack(rows), order.tolist(), [kl_per_dim[d] for d in order], values, params.beta),
+        plotting.traversals(rows, order.tolist(), [kl_per_dim[d] for d in order], values, params.beta),
     )
 
 

@@ -25,6 +25,7 @@ from pipeline.core.identity import inputs_key
 from pipeline.core.params import PARAMS_FILE, Params, flatten, parse_params
 from pipeline.core.paths import Outputs, repo_root
 from pipeline.core.workspace import check_params_unchanged
+from pipeline.tracking.mlmodel import has_logged_model, log_logged_model
 from pipeline.tracking.store import EXP_NAME_TAG, MODEL_DIGEST_TAG, ModelRun, check_store, first_line
 
 if TYPE_CHECKING:
@@ -58,7 +59,8 @@ def stage_files(out: Outputs, stage: Stage) -> list[Path]:
 
 def log_stage(run: ModelRun, out: Outputs, stage: Stage, *, artifacts: bool = True) -> None:
     """Log what `stage` wrote under `out` into `run`: metrics idempotently, so a retry or repair adds
-    nothing twice, and the stage's files as artifacts unless `artifacts` is False."""
+    nothing twice, and the stage's files as artifacts unless `artifacts` is False; the trained model also
+    as the run's MLflow Model (pipeline/tracking/mlmodel.py) when the run lacks it, files or not."""
     if stage == "train":
         card = json.loads(out.model_card.read_text())
         run.log_curves(read_curves(out.curves), prefix=CURVE_PREFIX)
@@ -69,6 +71,9 @@ def log_stage(run: ModelRun, out: Outputs, stage: Stage, *, artifacts: bool = Tr
         resolved = {key: card["config"][key] for key in ("likelihood", "arch")}
         resolved |= {key: card[key] for key in ("precision", "compile") if key in card}
         run.log_params({f"{RESOLVED_PREFIX}{key}": value for key, value in resolved.items()})
+        if not has_logged_model(run):
+            with timings.phase("mlflow model"):
+                log_logged_model(run, out)
     elif stage == "evaluate":
         run.log_metrics(flatten(json.loads(out.metrics.read_text())))
     if artifacts:
@@ -227,9 +232,11 @@ def record_experiment(root: Path, name: str, rev: str, sweep: str | None = None)
             run.add_to_sweep(sweep)
         for stage in RECORDED_STAGES:
             missing = not run.has_artifacts(ARTIFACT_DIRS[stage])  # a run-cache hit logged nothing
+            # A run recorded before runs held an MLflow Model gets one from the experiment's weights.
+            fetch = missing or (stage == "train" and not has_logged_model(run))
             if missing and stage == "plot":
                 fs.get(_relative(staged, staged.plots), str(staged.plots), recursive=True)
-            for path in stage_files(staged, stage) if missing else []:
+            for path in stage_files(staged, stage) if fetch else []:
                 _fetch(fs, staged, path)
             log_stage(run, staged, stage, artifacts=missing)
     return run.run_id

@@ -108,8 +108,12 @@ def client(root: Path) -> MlflowClient:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     # MLflow prints "View run at <tracking URI>…" when a run ends: a password in the URI would reach logs.
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    import mlflow
     from mlflow import MlflowClient
 
+    # Also the process's default store: MLflow resolves a logged model's artifacts (a run's `model/`, which
+    # holds its MLflow Model, pipeline/tracking/mlmodel.py) through the default, not through this client.
+    mlflow.set_tracking_uri(tracking_uri(root))
     return MlflowClient(tracking_uri(root))
 
 

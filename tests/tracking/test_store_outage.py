@@ -53,9 +53,11 @@ def test_training_outlives_its_tracking_server_and_the_run_is_completed_later(ma
         record = project.run("vae-pipe", "record")
         assert "recorded train outputs in MLflow run" in record.stdout
 
+        import mlflow
         from mlflow import MlflowClient
 
         client = MlflowClient(url)
+        mlflow.set_tracking_uri(url)  # listing `model/` resolves the run's MLflow Model through the default store
         runs = client.search_runs([client.get_experiment_by_name("vae-pipe").experiment_id])
         assert len(runs) == 1 and runs[0].info.status == "FINISHED"
         steps = [m.step for m in client.get_metric_history(runs[0].info.run_id, "train.loss")]
