@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from pipeline.core.codes import Codes, write_codes
 from pipeline.core.configs import model_config
 from pipeline.core.curves import write_curves
 from pipeline.core.params import Params, parse_params
@@ -59,6 +61,8 @@ def finished_run(
     out.metrics.parent.mkdir(parents=True, exist_ok=True)
     out.metrics.write_text(json.dumps(metrics))
     out.details.write_text("{}")
+    latents = params.model.latent_dim  # the codes evaluate saves for UDR, here of 8 rows at the prior
+    write_codes(out.codes, Codes(np.arange(8), np.zeros((8, latents)), np.zeros((8, latents))))
     run = ModelRun.open(root, f"key-{name}", params, {EXP_NAME_TAG: name})
     log_stage(run, out, "train")
     log_stage(run, out, "evaluate")

@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -91,6 +92,38 @@ def run_dvc(folder: Path, env: dict[str, str], log: Path, *args: str, pass_fds: 
                 os.killpg(process.pid, signal.SIGKILL)  # nothing it started outlives it
     if code != 0:
         raise PointFailed(f"dvc {args[0]} {args[1]} exited {code}:\n{log_tail(log, start)}")
+
+
+_RECORD = """
+import sys
+from pathlib import Path
+from pipeline.sweep.plan import finished_experiments
+from pipeline.tracking.record import record_experiment
+root, name, rev, sweep = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+rev = rev or finished_experiments(root).get(name)
+if rev is None:
+    sys.exit(f"DVC has no experiment named {name}")
+print(record_experiment(root, name, rev, sweep))
+"""
+
+
+def record_point(folder: Path, name: str, rev: str | None, sweep: str, env: dict[str, str]) -> str:
+    """The point's MLflow run checked against its committed outputs (commit `rev`, or found by the name) and
+    tagged with the sweep; returns its id. In a child process: DVC's and MLflow's Python APIs are not made
+    for a task thread beside others (measured: a DVC pack file closed under another thread's reader), and
+    the tracking URI is the one in `env`, not this process's."""
+    done = subprocess.run(
+        [sys.executable, "-c", _RECORD, str(folder), name, rev or "", sweep],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        start_new_session=True,
+    )
+    if done.returncode != 0:
+        last = done.stderr.strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
+        raise PointFailed(f"recording {name} in MLflow failed: {last[0]}")
+    return done.stdout.strip().splitlines()[-1]
 
 
 def log_tail(log: Path, start: int = 0, lines: int = 15) -> str:

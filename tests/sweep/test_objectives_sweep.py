@@ -9,7 +9,9 @@ from testkit.project import mlflow_runs
 
 pytestmark = pytest.mark.e2e
 
-OWN_TERMS = {"beta_vae": [], "capacity": ["capacity"], "tc_vae": ["mi", "tc", "dim_kl"], "factor_vae": ["disc_acc"]}
+# The two objectives with terms and trained parts of their own, one point each, trained at once (--jobs 2): β-VAE runs
+# in every other sweep test, and capacity's schedule is checked step by step in tests/stages/test_objective_training.py.
+OWN_TERMS = {"tc_vae": ["mi", "tc", "dim_kl"], "factor_vae": ["disc_acc"]}
 
 
 def test_sweep_over_objectives(make_project):
@@ -28,7 +30,6 @@ def test_sweep_over_objectives(make_project):
         assert metrics["elbo"] == pytest.approx(-(metrics["recon"] + metrics["kl"]))  # the ELBO, not the loss
         for term in ["loss", "recon", "kl", *OWN_TERMS[name]]:
             assert client.get_metric_history(run.info.run_id, f"train.{term}"), (name, term)
-    assert by_objective["capacity"].data.metrics["capacity"] == pytest.approx(25 * 30 / 10_000)
     factor = by_objective["factor_vae"].data.metrics  # held out: the saved discriminator's TC in the loss
     assert factor["loss"] == pytest.approx(factor["recon"] + factor["kl"] + 10.0 * factor["disc_tc"], rel=1e-5)
     assert all("disc_tc" not in run.data.metrics for name, run in by_objective.items() if name != "factor_vae")
@@ -37,8 +38,7 @@ def test_sweep_over_objectives(make_project):
 
     project.run("vae-pipe", "report", "--sweep", "objectives")
     page = (project.root / "reports" / "index.html").read_text()
-    assert "Objectives compared" in page and "figures/objectives.png" in page
-    assert "show the β-VAE runs only" in page
+    assert "Objectives compared" in page and "figures/objectives.png" in page and "The runs mix objectives" in page
     assert page.count('<section class="objective">') == len(OWN_TERMS)  # a summary and table per objective
     summary = (project.root / "reports" / "summary.csv").read_text().splitlines()
     assert sorted(line.split(",")[1] for line in summary[1:]) == sorted(OWN_TERMS)

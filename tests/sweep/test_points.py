@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -99,8 +98,7 @@ def test_a_point_another_process_runs_is_waited_for_then_found_done(tmp_path, fa
     _wait_for(lambda: _held(lock))
     notes, recorded = [], []
     monkeypatch.setattr(local_task, "announce", lambda topic, message: notes.append((topic, message)))
-    monkeypatch.setattr(local_task, "_commit_of", lambda root, name: "abc123")
-    monkeypatch.setattr(local_task, "_record", lambda root, t: recorded.append(t.name) or "run-1")
+    monkeypatch.setattr(local_task, "record_point", lambda root, name, *_: recorded.append(name) or "run-1")
 
     result = local_task.run_local_point(task)
     holder.wait()
@@ -117,7 +115,7 @@ def test_a_point_passes_its_lock_to_its_dvc_process(tmp_path, fake_dvc, monkeypa
     task = local_task.LocalPoint(str(tmp_path), "beta1-seed0-abc", ("beta=1", "seed=0"), "first")
     lock = local_task.point_log(tmp_path, task.name).with_suffix(".lock")
     monkeypatch.setattr(local_task, "announce", lambda topic, message: None)
-    monkeypatch.setattr(local_task, "_record", lambda root, t: "run-1")
+    monkeypatch.setattr(local_task, "record_point", lambda *_: "run-1")
     results = []
     worker = threading.Thread(target=lambda: results.append(local_task.run_local_point(task)))
     worker.start()
@@ -170,4 +168,3 @@ def test_the_flow_runs_nothing_on_a_dry_run_and_exits_130_on_ctrl_c(capsys):
     with pytest.raises(typer.Exit) as stopped:
         run_sweep(SweepView("s", 2, 1), _states(), Runner(interrupted, lambda: "interrupted: nothing", ""), False)
     assert stopped.value.exit_code == 130 and "interrupted: nothing" in capsys.readouterr().err
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -199,13 +199,12 @@ def test_ctrl_c_then_an_immediate_rerun_trains_each_point_once(make_project):
 def test_a_killed_sweeps_points_finish_and_a_rerun_waits_for_them_then_ends_whole(make_project):
     """`kill -9` of `vae-pipe sweep` (an OOM kill, a closed laptop's session): the point it was running goes
     on in its own process group and commits its experiment. The same sweep started again at once waits for
-    that point instead of training it a second time, runs the rest and ends whole, and nothing is left
-    running. Its output goes to a file (CI, nohup): periodic progress lines, not silence."""
+    those points instead of training them a second time and ends whole, and nothing is left running. Its output goes to a file (CI, nohup): periodic progress lines, not silence."""
     # Long enough that a 1 s interval sees a point while it trains or, on a fast machine, evaluates.
     project = make_project(
         {"model": {"arch": "mlp"}, "train": {"steps": 300, "log_every": 10}, "sweep": {"beta": [1, 4], "seed": [0]}}
     )
-    args = ["vae-pipe", "sweep", "--jobs", "1", "--name", "killed", "--progress-every", "1"]
+    args = ["vae-pipe", "sweep", "--jobs", "2", "--name", "killed", "--progress-every", "1"]
     log = project.root.parent / "killed-sweep.log"
     with log.open("w") as output:
         sweep = subprocess.Popen(
@@ -213,7 +212,7 @@ def test_a_killed_sweeps_points_finish_and_a_rerun_waits_for_them_then_ends_whol
         )
     try:
         deadline = time.monotonic() + 300
-        while "training eta" not in log.read_text():  # the first point trains
+        while "training eta" not in log.read_text():  # a point trains
             assert sweep.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "no point started training"
             time.sleep(0.5)

@@ -24,6 +24,7 @@ from pipeline.sweep.point import (
     PointResult,
     announce,
     point_environment,
+    record_point,
     run_dvc,
     worker_name,
 )
@@ -123,31 +124,5 @@ def _run_point(task: PointTask, worker: str) -> PointResult:
         rev = _exp_commit(folder, task.name)
         if rev is None:
             raise PointFailed(f"DVC reported success but has no experiment named {task.name}")
-        run_id = _record(folder, task, rev, env)
+        run_id = record_point(folder, task.name, rev, task.sweep, env)
     return PointResult(task.name, state, run_id=run_id, worker=worker)
-
-
-def _record(folder: Path, task: PointTask, rev: str, env: dict[str, str]) -> str:
-    """The point's MLflow run checked against its committed outputs and tagged with the sweep, in a child
-    process: the tracking URI is the sweep's, not this worker's environment."""
-    script = (
-        "import sys; from pathlib import Path; from pipeline.tracking.record import record_experiment; "
-        "print(record_experiment(Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]))"
-    )
-    done = subprocess.run(
-        [_python(), "-c", script, str(folder), task.name, rev, task.sweep],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        start_new_session=True,
-    )
-    if done.returncode != 0:
-        raise PointFailed(f"recording {task.name} in MLflow failed: {done.stderr.strip().splitlines()[-1:]}")
-    return done.stdout.strip().splitlines()[-1]
-
-
-def _python() -> str:
-    import sys
-
-    return sys.executable

@@ -12,9 +12,9 @@ training the same point twice, then finds it done.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +27,12 @@ from pipeline.sweep.point import (
     announce,
     cancelled,
     point_environment,
+    record_point,
     run_dvc,
     worker_name,
 )
 
 POINTS = Path(".dvc") / "tmp" / "vae-pipe-points"  # per point: NAME.log (every attempt's DVC output), NAME.lock
-_python_apis = threading.Lock()  # DVC's and MLflow's Python APIs: one task thread at a time
 
 
 @dataclass(frozen=True)
@@ -65,22 +65,23 @@ def _run(task: LocalPoint, worker: str) -> PointResult:
     log = point_log(root, task.name)
     log.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(log.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    env = point_environment(root, None, task.threads)
     try:
-        state = "done"
         if not _locked(descriptor):
             announce(NOTE_TOPIC, {"text": f"{task.name}: waiting for an earlier sweep's run of this point to end"})
             _wait_for_lock(descriptor)
-            if _commit_of(root, task.name) is not None:
-                state = "done before"
+            with contextlib.suppress(PointFailed):  # it finished: record it; if not, run it
+                run_id = record_point(root, task.name, None, task.sweep, env)
+                return PointResult(task.name, "done before", run_id=run_id, worker=worker)
         announce(STARTED_TOPIC, {"name": task.name, "worker": worker})
-        if state == "done":
-            sets = [arg for item in task.set_params for arg in ("-S", item)]
-            env = point_environment(root, None, task.threads)
-            try:
-                run_dvc(root, env, log, "exp", "run", "--temp", "--name", task.name, *sets, pass_fds=(descriptor,))
-            except PointFailed as failed:
-                raise PointFailed(f"{failed}\n(the whole log: {log.relative_to(root)})") from None
-        return PointResult(task.name, state, run_id=_record(root, task), worker=worker)
+        sets = [arg for item in task.set_params for arg in ("-S", item)]
+        try:
+            run_dvc(root, env, log, "exp", "run", "--temp", "--name", task.name, *sets, pass_fds=(descriptor,))
+        except PointFailed as failed:
+            raise PointFailed(f"{failed}\n(the whole log: {log.relative_to(root)})") from None
+        return PointResult(
+            task.name, "done", run_id=record_point(root, task.name, None, task.sweep, env), worker=worker
+        )
     finally:
         os.close(descriptor)  # a `dvc exp run` still running keeps its own copy, and the lock
 
@@ -98,20 +99,3 @@ def _wait_for_lock(descriptor: int, poll_seconds: float = 1.0) -> None:
         if cancelled():
             raise PointFailed("cancelled by the sweep while an earlier run of the point went on")
         time.sleep(poll_seconds)
-
-
-def _commit_of(root: Path, name: str) -> str | None:
-    from pipeline.sweep.plan import finished_experiments
-
-    with _python_apis:
-        return finished_experiments(root).get(name)
-
-
-def _record(root: Path, task: LocalPoint) -> str:
-    from pipeline.tracking.record import record_experiment
-
-    commit = _commit_of(root, task.name)
-    if commit is None:
-        raise PointFailed(f"DVC reported success but has no experiment named {task.name}")
-    with _python_apis:
-        return record_experiment(root, task.name, commit, task.sweep)
