@@ -24,9 +24,9 @@ run: $(STAMP)
 	@echo "MLflow UI: .venv/bin/vae-pipe ui   then http://127.0.0.1:5000"
 
 # The full suite (CI), cluster tests included, on 2 processes: most of an end-to-end test's time is spent
-# waiting (DVC's queue, servers starting), so two at once took 12:34 on 2 idle cores against ~22 min one at
-# a time. Before a commit, or in a tight loop, `make test-fast` (< 1 min): unit tests only, no DVC queue,
-# no end-to-end pipeline, no browser.
+# waiting (DVC, servers starting), so two at once took 12:34 on 2 idle cores against ~22 min one at
+# a time. Before a commit, or in a tight loop, `make test-fast` (~75 s): unit tests only, no DVC pipeline,
+# sweep, server or browser.
 test: $(STAMP) system-deps lint
 	$(BIN)/python -m pytest -n 2 --dist worksteal --durations=30
 

@@ -82,6 +82,7 @@ def test_register_command_and_its_one_line_errors(tmp_path, monkeypatch):
 
 
 @pytest.mark.cluster
+@pytest.mark.e2e  # a PostgreSQL cluster and an MLflow server start: out of make test-fast
 def test_register_and_load_by_alias_on_a_postgresql_backed_server(tmp_path, monkeypatch):
     """The same registry through `vae-pipe server` (PostgreSQL behind it, artifacts served over HTTP)."""
     from pipeline.api import load_model
